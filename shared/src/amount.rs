@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An amount of money in minor units (cents for EUR). Never negative, never a
 /// float; every operation that could overflow is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Amount(u64);
 
@@ -43,17 +45,26 @@ impl Amount {
 
     /// `self + rhs`, or an error on overflow.
     pub fn checked_add(self, rhs: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_add(rhs.0).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_add(rhs.0)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// `self - rhs`, or an error if `rhs > self`.
     pub fn checked_sub(self, rhs: Amount) -> Result<Amount, AmountError> {
-        self.0.checked_sub(rhs.0).map(Amount).ok_or(AmountError::Underflow)
+        self.0
+            .checked_sub(rhs.0)
+            .map(Amount)
+            .ok_or(AmountError::Underflow)
     }
 
     /// `self * n`, or an error on overflow.
     pub fn checked_mul(self, n: u64) -> Result<Amount, AmountError> {
-        self.0.checked_mul(n).map(Amount).ok_or(AmountError::Overflow)
+        self.0
+            .checked_mul(n)
+            .map(Amount)
+            .ok_or(AmountError::Overflow)
     }
 
     /// The sum of many amounts, or an error on overflow.
@@ -136,8 +147,14 @@ mod tests {
     #[test]
     fn checked_ops() {
         let max = Amount::from_minor(u64::MAX);
-        assert_eq!(max.checked_add(Amount::from_minor(1)), Err(AmountError::Overflow));
-        assert_eq!(Amount::ZERO.checked_sub(Amount::from_minor(1)), Err(AmountError::Underflow));
+        assert_eq!(
+            max.checked_add(Amount::from_minor(1)),
+            Err(AmountError::Overflow)
+        );
+        assert_eq!(
+            Amount::ZERO.checked_sub(Amount::from_minor(1)),
+            Err(AmountError::Underflow)
+        );
         assert_eq!(Amount::from_minor(1205).to_string(), "12.05");
     }
 

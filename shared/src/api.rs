@@ -411,7 +411,12 @@ impl Receipt {
             return false;
         };
         let sig = ed25519_dalek::Signature::from_bytes(&self.bank_sig);
-        let msg = Receipt::signed_bytes(&self.order_id, &self.contract_hash, self.amount, self.paid_at);
+        let msg = Receipt::signed_bytes(
+            &self.order_id,
+            &self.contract_hash,
+            self.amount,
+            self.paid_at,
+        );
         key.verify_strict(&msg, &sig).is_ok()
     }
 }

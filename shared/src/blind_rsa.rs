@@ -16,10 +16,10 @@
 
 use core::fmt;
 
+use crypto_bigint::{Gcd, RandomMod};
 use rsa::hazmat::{rsa_decrypt_and_check, rsa_encrypt};
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
-use crypto_bigint::{Gcd, RandomMod};
 use rsa::{BoxedUint, Pss};
 use sha2::{Digest, Sha384};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -184,7 +184,8 @@ impl PublicKey {
         if bytes.len() != self.modulus_len() {
             return Err(Error::InvalidInput);
         }
-        let x = BoxedUint::from_be_slice(bytes, self.precision()).map_err(|_| Error::InvalidInput)?;
+        let x =
+            BoxedUint::from_be_slice(bytes, self.precision()).map_err(|_| Error::InvalidInput)?;
         if &x >= self.inner.n().as_ref() {
             return Err(Error::InvalidInput);
         }

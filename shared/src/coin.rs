@@ -125,7 +125,8 @@ impl Serialize for CoinPub {
 impl<'de> Deserialize<'de> for CoinPub {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let v = b64_decode(&s).map_err(|_| serde::de::Error::custom("invalid unpadded base64url"))?;
+        let v =
+            b64_decode(&s).map_err(|_| serde::de::Error::custom("invalid unpadded base64url"))?;
         let arr = <[u8; 32]>::try_from(v.as_slice())
             .map_err(|_| serde::de::Error::custom("coin_pub must be 32 bytes"))?;
         CoinPub::from_bytes(&arr).map_err(serde::de::Error::custom)
@@ -305,7 +306,8 @@ impl PlanchetSecrets {
         let secret = CoinSecret::generate().map_err(|_| PlanchetError::Rng)?;
         let coin_pub = secret.coin_pub();
         let prepared = blind_rsa::prepare(crate::COIN_VARIANT, coin_pub.as_bytes())?;
-        let blinded = blind_rsa::blind(&keyset.public_key, crate::COIN_VARIANT, &prepared.input_msg)?;
+        let blinded =
+            blind_rsa::blind(&keyset.public_key, crate::COIN_VARIANT, &prepared.input_msg)?;
         Ok(PlanchetSecrets {
             secret,
             prepared,
@@ -326,9 +328,10 @@ impl PlanchetSecrets {
             blind_sig,
             &self.inv,
         )?;
-        let msg_prefix = self.prepared.msg_prefix.ok_or(PlanchetError::BlindRsa(
-            blind_rsa::Error::InvalidInput,
-        ))?;
+        let msg_prefix = self
+            .prepared
+            .msg_prefix
+            .ok_or(PlanchetError::BlindRsa(blind_rsa::Error::InvalidInput))?;
         Ok(Coin {
             keyset_id: keyset.id,
             coin_pub: self.secret.coin_pub(),
@@ -348,8 +351,13 @@ mod tests {
         let msgs = [
             SpendMessage::Pay { contract_hash: h },
             SpendMessage::Swap { outputs_hash: h },
-            SpendMessage::Deposit { account: "alice".into() },
-            SpendMessage::Refund { order_id: String::new(), outputs_hash: h },
+            SpendMessage::Deposit {
+                account: "alice".into(),
+            },
+            SpendMessage::Refund {
+                order_id: String::new(),
+                outputs_hash: h,
+            },
         ];
         let secret = CoinSecret::generate().unwrap();
         let pubkey = secret.coin_pub();

@@ -81,7 +81,9 @@ fn exact_split(amount: u64, denoms: &[u64]) -> Result<Vec<(u64, u64)>, SplitErro
     best[0] = 0;
     for v in 1..=n {
         for &d in denoms {
-            let Ok(d_us) = usize::try_from(d) else { continue };
+            let Ok(d_us) = usize::try_from(d) else {
+                continue;
+            };
             if d_us <= v && best[v - d_us] != u32::MAX && best[v - d_us] + 1 < best[v] {
                 best[v] = best[v - d_us] + 1;
                 last[v] = d;
@@ -128,7 +130,10 @@ mod tests {
     #[test]
     fn powers_of_two_split_is_binary() {
         let d = powers_of_two(a(1 << 10));
-        assert_eq!(split(a(13), &d).unwrap(), vec![(a(8), 1), (a(4), 1), (a(1), 1)]);
+        assert_eq!(
+            split(a(13), &d).unwrap(),
+            vec![(a(8), 1), (a(4), 1), (a(1), 1)]
+        );
         assert_eq!(split(a(5000), &d).unwrap()[0], (a(1024), 4));
         assert_eq!(split(a(0), &d).unwrap(), vec![]);
     }

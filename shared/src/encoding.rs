@@ -65,9 +65,12 @@ pub mod b64_array {
     }
 
     /// Deserializes a fixed-size array, rejecting any other length.
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(d: D) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        let v = b64_decode(&s).map_err(|_| serde::de::Error::custom("invalid unpadded base64url"))?;
+        let v =
+            b64_decode(&s).map_err(|_| serde::de::Error::custom("invalid unpadded base64url"))?;
         <[u8; N]>::try_from(v.as_slice())
             .map_err(|_| serde::de::Error::custom(format!("expected {N} bytes")))
     }
@@ -98,7 +101,10 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         time::OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
-            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
             .unwrap_or_else(|| "invalid-time".to_owned())
     }
 
@@ -125,7 +131,8 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Timestamp::parse_rfc3339(&s).ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 time"))
+        Timestamp::parse_rfc3339(&s)
+            .ok_or_else(|| serde::de::Error::custom("invalid RFC 3339 time"))
     }
 }
 

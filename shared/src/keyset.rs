@@ -100,7 +100,9 @@ impl Keyset {
             return Err(KeysetError::Inconsistent("zero value"));
         }
         if info.deposit_until < info.withdraw_until {
-            return Err(KeysetError::Inconsistent("deposit window ends before withdraw window"));
+            return Err(KeysetError::Inconsistent(
+                "deposit window ends before withdraw window",
+            ));
         }
         let public_key =
             PublicKey::from_der(info.public_key.as_slice()).map_err(|_| KeysetError::BadKey)?;

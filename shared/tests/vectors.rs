@@ -32,7 +32,11 @@ struct Vector {
 fn hex_field(v: &serde_json::Value, key: &str) -> Vec<u8> {
     let s = v[key].as_str().unwrap_or_else(|| panic!("missing {key}"));
     let s = s.strip_prefix("0x").unwrap_or(s);
-    let s = if s.len() % 2 == 1 { format!("0{s}") } else { s.to_owned() };
+    let s = if s.len() % 2 == 1 {
+        format!("0{s}")
+    } else {
+        s.to_owned()
+    };
     hex::decode(s).unwrap()
 }
 
@@ -51,7 +55,9 @@ fn vectors() -> Vec<Vector> {
             msg_prefix: hex_field(v, "msg_prefix"),
             input_msg: hex_field(v, "input_msg"),
             salt: hex_field(v, "salt"),
-            s_len: hex_field(v, "sLen").iter().fold(0usize, |a, &b| a * 256 + b as usize),
+            s_len: hex_field(v, "sLen")
+                .iter()
+                .fold(0usize, |a, &b| a * 256 + b as usize),
             is_randomized: hex_field(v, "is_randomized") == [1],
             blinded_msg: hex_field(v, "blinded_msg"),
             blind_sig: hex_field(v, "blind_sig"),
@@ -66,7 +72,10 @@ fn key_of(v: &Vector) -> SecretKey {
 
 /// r = inv⁻¹ mod n, at the key's precision (4096 bits).
 fn r_of(v: &Vector) -> BoxedUint {
-    let n = BoxedUint::from_be_slice(&v.n, 4096).unwrap().to_nz().unwrap();
+    let n = BoxedUint::from_be_slice(&v.n, 4096)
+        .unwrap()
+        .to_nz()
+        .unwrap();
     let inv = BoxedUint::from_be_slice(&v.inv, 4096).unwrap();
     Option::from(inv.invert_mod(&n)).unwrap()
 }
@@ -87,13 +96,18 @@ fn every_vector_end_to_end() {
         assert_eq!(&pk_n, pk);
 
         // Prepare (§4.1) with the vector's prefix.
-        let prefix = (!v.msg_prefix.is_empty()).then(|| <[u8; 32]>::try_from(&v.msg_prefix[..]).unwrap());
+        let prefix =
+            (!v.msg_prefix.is_empty()).then(|| <[u8; 32]>::try_from(&v.msg_prefix[..]).unwrap());
         let prepared = blind_rsa::prepare_with_prefix(variant, &v.msg, prefix);
         assert_eq!(prepared.input_msg, v.input_msg, "{}: input_msg", v.name);
 
         // Blind (§4.2) with the vector's salt and r.
         let blinded = blind_rsa::blind_with(pk, &prepared.input_msg, &v.salt, &r_of(&v)).unwrap();
-        assert_eq!(blinded.blinded_msg, v.blinded_msg, "{}: blinded_msg", v.name);
+        assert_eq!(
+            blinded.blinded_msg, v.blinded_msg,
+            "{}: blinded_msg",
+            v.name
+        );
         assert_eq!(blinded.inv.as_bytes(), &v.inv[..], "{}: inv", v.name);
 
         // BlindSign (§4.3).
@@ -114,7 +128,14 @@ fn vector_inverse_restored_from_bytes_finalizes() {
     let v = &vectors()[0];
     let variant = Variant::from_name(&v.name).unwrap();
     let inv = BlindingInverse::from_bytes(&v.inv);
-    let sig = blind_rsa::finalize(key_of(v).public_key(), variant, &v.input_msg, &v.blind_sig, &inv).unwrap();
+    let sig = blind_rsa::finalize(
+        key_of(v).public_key(),
+        variant,
+        &v.input_msg,
+        &v.blind_sig,
+        &inv,
+    )
+    .unwrap();
     assert_eq!(sig, v.sig);
 }
 
@@ -127,7 +148,11 @@ fn flipped_bits_fail() {
         for bit in [0usize, 7, 1000, v.sig.len() * 8 - 1] {
             let mut sig = v.sig.clone();
             sig[bit / 8] ^= 1 << (bit % 8);
-            assert!(blind_rsa::verify(pk, variant, &v.input_msg, &sig).is_err(), "{} sig bit {bit}", v.name);
+            assert!(
+                blind_rsa::verify(pk, variant, &v.input_msg, &sig).is_err(),
+                "{} sig bit {bit}",
+                v.name
+            );
             let mut blind_sig = v.blind_sig.clone();
             blind_sig[bit / 8] ^= 1 << (bit % 8);
             let inv = BlindingInverse::from_bytes(&v.inv);
@@ -147,9 +172,17 @@ fn wrong_message_fails() {
         let pk = key_of(&v).public_key().clone();
         let mut msg = v.input_msg.clone();
         msg[0] ^= 0x80;
-        assert!(blind_rsa::verify(&pk, variant, &msg, &v.sig).is_err(), "{}", v.name);
+        assert!(
+            blind_rsa::verify(&pk, variant, &msg, &v.sig).is_err(),
+            "{}",
+            v.name
+        );
         assert!(blind_rsa::verify(&pk, variant, &v.msg, &v.sig).is_err() || !v.is_randomized);
-        assert!(blind_rsa::verify(&pk, variant, b"", &v.sig).is_err(), "{}", v.name);
+        assert!(
+            blind_rsa::verify(&pk, variant, b"", &v.sig).is_err(),
+            "{}",
+            v.name
+        );
     }
 }
 
@@ -184,7 +217,14 @@ fn wrong_key_fails() {
     let prepared = blind_rsa::prepare(variant, &v.msg).unwrap();
     let blinded = blind_rsa::blind(other.public_key(), variant, &prepared.input_msg).unwrap();
     let blind_sig = blind_rsa::blind_sign(&other, &blinded.blinded_msg).unwrap();
-    let sig = blind_rsa::finalize(other.public_key(), variant, &prepared.input_msg, &blind_sig, &blinded.inv).unwrap();
+    let sig = blind_rsa::finalize(
+        other.public_key(),
+        variant,
+        &prepared.input_msg,
+        &blind_sig,
+        &blinded.inv,
+    )
+    .unwrap();
     assert!(blind_rsa::verify(key_of(v).public_key(), variant, &prepared.input_msg, &sig).is_err());
     // A 4096-bit blinded message is refused by a 2048-bit key (wrong length).
     let blinded_v = blind_rsa::blind(key_of(v).public_key(), variant, &prepared.input_msg).unwrap();
@@ -194,8 +234,14 @@ fn wrong_key_fails() {
     let blinded_o = blind_rsa::blind(other.public_key(), variant, &prepared.input_msg).unwrap();
     let wrong = blind_rsa::blind_sign(&third, &blinded_o.blinded_msg).unwrap();
     assert!(
-        blind_rsa::finalize(other.public_key(), variant, &prepared.input_msg, &wrong, &blinded_o.inv)
-            .is_err()
+        blind_rsa::finalize(
+            other.public_key(),
+            variant,
+            &prepared.input_msg,
+            &wrong,
+            &blinded_o.inv
+        )
+        .is_err()
     );
 }
 
@@ -222,7 +268,8 @@ fn fresh_round_trip_every_variant_2048() {
         assert_eq!(prepared.msg_prefix.is_some(), variant.is_randomized());
         let blinded = blind_rsa::blind(&pk, variant, &prepared.input_msg).unwrap();
         let blind_sig = blind_rsa::blind_sign(&sk, &blinded.blinded_msg).unwrap();
-        let sig = blind_rsa::finalize(&pk, variant, &prepared.input_msg, &blind_sig, &blinded.inv).unwrap();
+        let sig = blind_rsa::finalize(&pk, variant, &prepared.input_msg, &blind_sig, &blinded.inv)
+            .unwrap();
         blind_rsa::verify(&pk, variant, &prepared.input_msg, &sig).unwrap();
         // Blinding is randomized: the same message blinds differently each time.
         let again = blind_rsa::blind(&pk, variant, &prepared.input_msg).unwrap();

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Installs what the project needs, idempotently: a second run installs nothing.
+#   scripts/setup.sh run    wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk
+#   scripts/setup.sh test   the above minus Trunk, plus Debian chromium + chromium-driver
+#   scripts/setup.sh bench  the run set plus openssl (for `openssl speed`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+TRUNK_VERSION=0.21.14   # trunk 0.22 needs rustc >= 1.96.1 (TOOLCHAIN.md)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# The wasm-bindgen version the lock file pins; the CLI must be exactly this.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' Cargo.lock
+}
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_wasm_bindgen() {
+  local want have
+  want="$(wasm_bindgen_version)"
+  have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)"
+  if [ "$have" != "$want" ] || ! command -v wasm-bindgen-test-runner >/dev/null; then
+    log "installing wasm-bindgen-cli $want (had: ${have:-none})"
+    # Without --locked: the CLI's own lock pins a crate version the registry lacks.
+    cargo install wasm-bindgen-cli --version "$want" --force
+  fi
+}
+
+ensure_trunk() {
+  if [ "$(trunk --version 2>/dev/null | awk '{print $2}' || true)" != "$TRUNK_VERSION" ]; then
+    log "installing trunk $TRUNK_VERSION"
+    cargo install trunk --version "$TRUNK_VERSION" --locked --force
+  fi
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_lockfile() {
+  # The lock is committed; this only matters if someone deleted it.
+  [ -f Cargo.lock ] || cargo generate-lockfile
+}
+
+ensure_lockfile
+case "$mode" in
+  run)
+    ensure_wasm_target
+    ensure_wasm_bindgen
+    ensure_trunk
+    ;;
+  test)
+    ensure_wasm_target
+    ensure_wasm_bindgen
+    apt_install chromium chromium-driver
+    ;;
+  bench)
+    ensure_wasm_target
+    apt_install openssl
+    ;;
+  *)
+    echo "usage: $0 run|test|bench" >&2
+    exit 2
+    ;;
+esac
