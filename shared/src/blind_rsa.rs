@@ -186,7 +186,7 @@ impl PublicKey {
         }
         let x =
             BoxedUint::from_be_slice(bytes, self.precision()).map_err(|_| Error::InvalidInput)?;
-        if &x >= self.inner.n().as_ref() {
+        if x >= *self.inner.n().as_ref() {
             return Err(Error::InvalidInput);
         }
         Ok(x)

@@ -152,7 +152,7 @@ mod tests {
     fn timestamps() {
         let t = Timestamp::from_unix(1_795_000_000);
         let s = serde_json::to_string(&t).unwrap();
-        assert_eq!(s, "\"2026-11-18T08:26:40Z\"");
+        assert_eq!(s, "\"2026-11-18T11:06:40Z\"");
         assert_eq!(serde_json::from_str::<Timestamp>(&s).unwrap(), t);
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
     }

@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make run    build the wallet and serve the demo bank on http://127.0.0.1:8080/
+#   make test   everything CI checks
+# Both install what they need first (scripts/setup.sh), idempotently.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:8080
+
+.PHONY: run test wallet lint test-native test-wasm bench-crypto
+
+run: wallet
+	$(CARGO) run --release -p bank-server -- serve --listen $(LISTEN) --static-dir dist
+
+wallet:
+	bash scripts/setup.sh run
+	$(CARGO) fetch
+	trunk build --release
+
+test:
+	bash scripts/setup.sh test
+	$(MAKE) --no-print-directory lint test-native test-wasm
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p wallet-web -p ecash-shared --target wasm32-unknown-unknown --lib --bins --tests -- -D warnings
+
+test-native:
+	$(CARGO) test --workspace
+
+test-wasm:
+	$(CARGO) test -p ecash-shared --target wasm32-unknown-unknown --test vectors
+	$(CARGO) test -p wallet-web --target wasm32-unknown-unknown --test web
+
+bench-crypto:
+	bash scripts/bench-crypto.sh
