@@ -17,7 +17,7 @@ done
 cargo bench -p ecash-shared --bench blind_rsa -- --noplot >&2
 
 ops_per_sec() { # criterion's mean point estimate (ns) -> ops/s
-  python3 -c 'import json,sys; print(f"{1e9/json.load(open(sys.argv[1]))["mean"]["point_estimate"]:.0f}")' \
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print(round(1e9/e["mean"]["point_estimate"]))' \
     "target/criterion/$1/$2/new/estimates.json"
 }
 
