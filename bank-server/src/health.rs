@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 use ecash_shared::api::HealthResponse;
 
-/// Registers the health route.
+/// Registers the health route (under `/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/health", web::get().to(health));
+    cfg.route("/health", web::get().to(health));
 }
 
 async fn health() -> HttpResponse {

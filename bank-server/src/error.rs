@@ -1,0 +1,140 @@
+//! Error plumbing shared by every area: each area has its own `thiserror` enum
+//! that knows its [`ErrorCode`] ([`ApiError`]) and becomes a `{code, detail}`
+//! answer through [`api_error!`](crate::api_error). This module also turns
+//! actix's own extractor failures (bad JSON, too large, bad query) and unknown
+//! routes into the same shape.
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use ecash_shared::{ErrorCode, ErrorResponse};
+
+/// Largest JSON body accepted. A maximal swap (1024 coins in and 1024 out) is
+/// about 1.1 MB of JSON, so 1 MiB would be too tight.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// An error that maps to one protocol error code.
+pub trait ApiError: std::error::Error {
+    /// The code sent to the client.
+    fn code(&self) -> ErrorCode;
+}
+
+/// The HTTP status of a code (500 for anything unexpected).
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Builds the `{code, detail}` answer. Internal errors are logged here with
+/// their whole source chain and answered without detail.
+pub fn respond(code: ErrorCode, err: &dyn std::error::Error) -> HttpResponse {
+    let detail = if code == ErrorCode::Internal {
+        let mut chain = err.to_string();
+        let mut source = err.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "internal error");
+        code.description().to_owned()
+    } else {
+        err.to_string()
+    };
+    HttpResponse::build(status_of(code)).json(ErrorResponse::new(code, detail))
+}
+
+/// Implements `actix_web::ResponseError` for an area's error enum through its
+/// [`ApiError`] implementation.
+#[macro_export]
+macro_rules! api_error {
+    ($t:ty) => {
+        impl actix_web::ResponseError for $t {
+            fn status_code(&self) -> actix_web::http::StatusCode {
+                $crate::error::status_of($crate::error::ApiError::code(self))
+            }
+            fn error_response(&self) -> actix_web::HttpResponse {
+                $crate::error::respond($crate::error::ApiError::code(self), self)
+            }
+        }
+    };
+}
+
+/// Failures that happen before a handler runs: the request itself is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// Invalid JSON, wrong types, unknown or missing fields, bad query or path.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is larger than [`MAX_BODY_BYTES`].
+    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
+    PayloadTooLarge,
+    /// No such route.
+    #[error("no such endpoint: {0}")]
+    NotFound(String),
+}
+
+impl ApiError for RequestError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RequestError::BadRequest(_) => ErrorCode::BadRequest,
+            RequestError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            RequestError::NotFound(_) => ErrorCode::NotFound,
+        }
+    }
+}
+crate::api_error!(RequestError);
+
+/// `JsonConfig` error handler.
+pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let e = match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            RequestError::PayloadTooLarge
+        }
+        JsonPayloadError::ContentType => {
+            RequestError::BadRequest("expected Content-Type: application/json".to_owned())
+        }
+        JsonPayloadError::Deserialize(e) => RequestError::BadRequest(format!("invalid JSON: {e}")),
+        other => RequestError::BadRequest(format!("unreadable body: {other}")),
+    };
+    e.into()
+}
+
+/// `QueryConfig` error handler.
+pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    RequestError::BadRequest(format!("invalid query string: {err}")).into()
+}
+
+/// `PathConfig` error handler.
+pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
+    RequestError::BadRequest(format!("invalid path: {err}")).into()
+}
+
+/// Default service under `/v1`: JSON 404 for any unknown route or method.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    RequestError::NotFound(format!("{} {}", req.method(), req.path())).error_response()
+}
+
+/// Turns a failed `web::block` (the blocking task panicked or was cancelled)
+/// into an internal error of any area.
+#[derive(Debug, thiserror::Error)]
+#[error("blocking task failed")]
+pub struct BlockingFailed;
+
+impl From<actix_web::error::BlockingError> for BlockingFailed {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        BlockingFailed
+    }
+}
+
+/// Runs `f` on the blocking pool and flattens the result.
+pub async fn blocking<T, E, F>(f: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static + From<BlockingFailed>,
+{
+    match actix_web::web::block(f).await {
+        Ok(r) => r,
+        Err(e) => Err(E::from(BlockingFailed::from(e))),
+    }
+}

@@ -1,0 +1,417 @@
+//! The bank's storage, behind a trait so another backend (PostgreSQL) can pass
+//! the same test suite (`ecash-tests`' `storage_suite!`).
+//!
+//! Every method is one transaction and is synchronous: callers run it on the
+//! blocking pool. Methods that move value check their own preconditions inside
+//! the transaction (balance, spent set, idempotency key) and report a broken
+//! one as a [`StorageError`] domain variant; nothing is changed then.
+//!
+//! - [`sqlite`] — the SQLite implementation (WAL, one writer, a few readers).
+
+pub mod sqlite;
+
+use ecash_shared::api::{LedgerEntry, LedgerKind};
+use ecash_shared::encoding::{Timestamp, b64_encode};
+use ecash_shared::{Amount, Currency, ErrorCode, KeysetId};
+
+pub use sqlite::SqliteStorage;
+
+use crate::error::ApiError;
+
+/// An account's row id.
+pub type AccountId = i64;
+
+/// A 32-byte identifier of a coin-moving operation (swap id, deposit id).
+pub type OpId = [u8; 32];
+
+/// Largest amount the storage represents (SQLite integers are signed 64-bit).
+pub const MAX_STORED_AMOUNT: Amount = Amount::from_minor(i64::MAX as u64);
+
+/// Why a storage operation did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// `create_account` with a username already in use.
+    #[error("the username is taken")]
+    UsernameTaken,
+    /// No account with that name or id.
+    #[error("no such account")]
+    UnknownAccount,
+    /// A debit larger than the balance.
+    #[error("the account balance is too low")]
+    InsufficientFunds,
+    /// A credit that would take a balance past [`MAX_STORED_AMOUNT`].
+    #[error("the balance would exceed the largest representable amount")]
+    AmountOverflow,
+    /// The withdraw `request_id` was used before with another body.
+    #[error("this request_id was already used with a different request")]
+    IdempotencyConflict,
+    /// A coin is already in the spent set (by another operation).
+    #[error("coin {} has already been spent", b64_encode(.0))]
+    CoinAlreadySpent([u8; 32]),
+    /// The backend failed (I/O, corruption, a bug).
+    #[error("storage backend failure")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError for StorageError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StorageError::UsernameTaken => ErrorCode::UsernameTaken,
+            StorageError::UnknownAccount => ErrorCode::NotFound,
+            StorageError::InsufficientFunds => ErrorCode::InsufficientFunds,
+            StorageError::AmountOverflow => ErrorCode::AmountOverflow,
+            StorageError::IdempotencyConflict => ErrorCode::IdempotencyConflict,
+            StorageError::CoinAlreadySpent(_) => ErrorCode::CoinAlreadySpent,
+            StorageError::Backend(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl StorageError {
+    /// Wraps any backend error.
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StorageError::Backend(Box::new(e))
+    }
+}
+
+/// A denomination keyset's public record (the private key is in the key file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysetRecord {
+    /// SHA-256 of `public_key`.
+    pub id: KeysetId,
+    /// Currency.
+    pub currency: Currency,
+    /// Value of each coin.
+    pub value: Amount,
+    /// DER `SubjectPublicKeyInfo`.
+    pub public_key: Vec<u8>,
+    /// End of the withdraw window.
+    pub withdraw_until: Timestamp,
+    /// End of the deposit window.
+    pub deposit_until: Timestamp,
+}
+
+/// A new account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Validated username.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Merchant role.
+    pub merchant: bool,
+    /// Currency of the balance.
+    pub currency: Currency,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Row id.
+    pub id: AccountId,
+    /// Username.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Merchant role.
+    pub merchant: bool,
+    /// Currency.
+    pub currency: Currency,
+    /// Balance.
+    pub balance: Amount,
+}
+
+/// A withdrawal to record: the account is debited `value` and the signatures
+/// are kept for replays of the same `(account, request_id)`.
+#[derive(Debug, Clone)]
+pub struct NewWithdrawal {
+    /// Account debited.
+    pub account_id: AccountId,
+    /// Client idempotency key.
+    pub request_id: String,
+    /// Hash of the request body (`hash_outputs` of the coins).
+    pub request_hash: [u8; 32],
+    /// Currency.
+    pub currency: Currency,
+    /// Total value of the coins.
+    pub value: Amount,
+    /// Blind signatures, in request order.
+    pub blind_sigs: Vec<Vec<u8>>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A stored withdrawal, for replays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredWithdrawal {
+    /// Hash of the original request body.
+    pub request_hash: [u8; 32],
+    /// Its blind signatures.
+    pub blind_sigs: Vec<Vec<u8>>,
+}
+
+/// What `withdraw` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WithdrawOutcome {
+    /// Debited and recorded now.
+    Done {
+        /// Balance after the debit.
+        balance: Amount,
+    },
+    /// The same request was recorded before: these are its signatures, and
+    /// nothing was debited now.
+    Replayed(Vec<Vec<u8>>),
+}
+
+/// A verified coin entering the spent set, with everything the audit needs to
+/// re-check it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpentCoin {
+    /// The coin's public key (the spent set's key).
+    pub coin_pub: [u8; 32],
+    /// Its keyset.
+    pub keyset_id: KeysetId,
+    /// Currency.
+    pub currency: Currency,
+    /// Value.
+    pub value: Amount,
+    /// RFC 9474 message prefix.
+    pub msg_prefix: [u8; 32],
+    /// The bank's (denomination) signature.
+    pub denom_sig: Vec<u8>,
+    /// The coin key's signature over `spend_msg`.
+    pub coin_sig: [u8; 64],
+    /// The exact bytes `coin_sig` signs (`SpendMessage::to_bytes`).
+    pub spend_msg: Vec<u8>,
+}
+
+/// What spending the coins pays for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum SpendEffect {
+    /// Credit an account with the coins' value.
+    Deposit {
+        /// Account credited.
+        account_id: AccountId,
+    },
+    /// Issue new coins of the same value; the signatures are stored under the
+    /// operation id so an identical swap gets them back.
+    Swap {
+        /// Blind signatures of the outputs, in request order.
+        blind_sigs: Vec<Vec<u8>>,
+    },
+}
+
+/// One spending operation: all coins or none.
+#[derive(Debug, Clone)]
+pub struct SpendRequest {
+    /// Content-derived id of the operation.
+    pub op_id: OpId,
+    /// The coins, verified.
+    pub coins: Vec<SpentCoin>,
+    /// Their total value.
+    pub value: Amount,
+    /// Their currency.
+    pub currency: Currency,
+    /// What they pay for.
+    pub effect: SpendEffect,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What `spend` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpendOutcome {
+    /// Coins spent, account credited.
+    Deposited {
+        /// Balance after the credit.
+        balance: Amount,
+    },
+    /// Coins spent, output signatures stored.
+    Swapped,
+    /// The identical swap was recorded before: its stored signatures.
+    Replayed(Vec<Vec<u8>>),
+}
+
+/// A ledger entry as the audit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLedgerRow {
+    /// Account.
+    pub account_id: AccountId,
+    /// Currency.
+    pub currency: Currency,
+    /// Kind.
+    pub kind: LedgerKind,
+    /// Credit (`true`) or debit.
+    pub credit: bool,
+    /// Amount.
+    pub amount: Amount,
+    /// Balance after.
+    pub balance_after: Amount,
+}
+
+/// Receives the whole state, read in one consistent snapshot, for the audit.
+pub trait AuditVisitor {
+    /// Each keyset.
+    fn keyset(&mut self, keyset: KeysetRecord);
+    /// Each account.
+    fn account(&mut self, account: AccountRecord);
+    /// Each ledger entry, oldest first.
+    fn ledger(&mut self, row: AuditLedgerRow);
+    /// Each withdrawal: coins of `value` signed against an account debit.
+    fn withdrawal(&mut self, currency: Currency, value: Amount);
+    /// Each swap: coins of `value` signed against spent coins with `op_id`.
+    fn swap(&mut self, op_id: OpId, currency: Currency, value: Amount);
+    /// Each coin in the spent set, with the operation that spent it.
+    fn spent(&mut self, coin: SpentCoin, op_id: OpId);
+}
+
+/// The bank's persistent state.
+pub trait Storage: Send + Sync + 'static {
+    /// Records a keyset; an existing id is left as it is.
+    fn insert_keyset(&self, keyset: &KeysetRecord) -> Result<(), StorageError>;
+    /// All keysets.
+    fn keysets(&self) -> Result<Vec<KeysetRecord>, StorageError>;
+    /// Moves a keyset's withdraw window end (rotation).
+    fn set_withdraw_until(&self, id: &KeysetId, until: Timestamp) -> Result<(), StorageError>;
+
+    /// Opens an account with balance zero.
+    fn create_account(&self, account: &NewAccount) -> Result<AccountId, StorageError>;
+    /// Finds an account by name.
+    fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError>;
+    /// Finds an account by id.
+    fn account_by_id(&self, id: AccountId) -> Result<Option<AccountRecord>, StorageError>;
+
+    /// Stores a login token (by its hash) valid until `expires_at`; drops
+    /// expired tokens of every account on the way.
+    fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        account_id: AccountId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StorageError>;
+    /// The account of an unexpired token.
+    fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<AccountRecord>, StorageError>;
+
+    /// Wire in: credits an account (ledger kind `credit`).
+    fn credit(
+        &self,
+        username: &str,
+        amount: Amount,
+        memo: &str,
+        now: Timestamp,
+    ) -> Result<Amount, StorageError>;
+    /// Wire out: debits an account (ledger kind `payout`).
+    fn payout(
+        &self,
+        account_id: AccountId,
+        amount: Amount,
+        memo: &str,
+        now: Timestamp,
+    ) -> Result<Amount, StorageError>;
+    /// Ledger entries of an account, newest first, ids below `before`.
+    fn history(
+        &self,
+        account_id: AccountId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<LedgerEntry>, StorageError>;
+
+    /// The stored withdrawal for `(account, request_id)`, if any.
+    fn find_withdrawal(
+        &self,
+        account_id: AccountId,
+        request_id: &str,
+    ) -> Result<Option<StoredWithdrawal>, StorageError>;
+    /// Debits the account and stores the signatures, or replays/refuses
+    /// according to an existing `(account, request_id)`.
+    fn withdraw(&self, w: &NewWithdrawal) -> Result<WithdrawOutcome, StorageError>;
+
+    /// For each coin, the id of the operation that spent it (`None`: unspent).
+    fn spent_by(&self, coin_pubs: &[[u8; 32]]) -> Result<Vec<Option<OpId>>, StorageError>;
+    /// The stored output signatures of a swap.
+    fn find_swap(&self, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError>;
+    /// In one transaction: every coin must be unspent (or, for a swap, all
+    /// spent by this very operation: a replay), then all are recorded spent and
+    /// the effect is applied.
+    fn spend(&self, req: &SpendRequest) -> Result<SpendOutcome, StorageError>;
+
+    /// Feeds the whole state to `visitor` from one consistent snapshot.
+    fn audit_scan(&self, visitor: &mut dyn AuditVisitor) -> Result<(), StorageError>;
+}
+
+/// Encodes a list of byte strings as one blob (u32 big-endian length prefixes).
+pub fn encode_blobs(items: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 4).sum());
+    for i in items {
+        // Signatures are a few hundred bytes; a length above u32 cannot occur.
+        out.extend_from_slice(&u32::try_from(i.len()).unwrap_or(u32::MAX).to_be_bytes());
+        out.extend_from_slice(i);
+    }
+    out
+}
+
+/// Decodes [`encode_blobs`]; `None` if the blob is malformed.
+pub fn decode_blobs(mut blob: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    while !blob.is_empty() {
+        let (len, rest) = blob.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
+        if rest.len() < len {
+            return None;
+        }
+        let (item, rest) = rest.split_at(len);
+        out.push(item.to_vec());
+        blob = rest;
+    }
+    Some(out)
+}
+
+/// The wire name of a ledger kind, as stored.
+pub fn ledger_kind_name(kind: LedgerKind) -> &'static str {
+    match kind {
+        LedgerKind::Credit => "credit",
+        LedgerKind::Payout => "payout",
+        LedgerKind::Withdraw => "withdraw",
+        LedgerKind::Deposit => "deposit",
+        LedgerKind::OrderPayment => "order_payment",
+        LedgerKind::Refund => "refund",
+        // `LedgerKind` is non_exhaustive; a new kind needs a name here.
+        _ => "unknown",
+    }
+}
+
+/// Parses [`ledger_kind_name`].
+pub fn ledger_kind_from_name(name: &str) -> Option<LedgerKind> {
+    Some(match name {
+        "credit" => LedgerKind::Credit,
+        "payout" => LedgerKind::Payout,
+        "withdraw" => LedgerKind::Withdraw,
+        "deposit" => LedgerKind::Deposit,
+        "order_payment" => LedgerKind::OrderPayment,
+        "refund" => LedgerKind::Refund,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_round_trip() {
+        let items = vec![vec![1, 2, 3], vec![], vec![9; 300]];
+        assert_eq!(decode_blobs(&encode_blobs(&items)), Some(items));
+        assert_eq!(decode_blobs(&[0, 0, 0, 5, 1]), None);
+        assert_eq!(decode_blobs(&[]), Some(vec![]));
+    }
+}

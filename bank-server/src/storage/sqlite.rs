@@ -1,0 +1,735 @@
+//! SQLite storage: WAL mode, `synchronous=FULL` (an acknowledged operation is
+//! on disk), a busy timeout for other processes (the `bank-server admin` CLI),
+//! one writer connection behind a mutex and a few read-only connections.
+//!
+//! Writes take `BEGIN IMMEDIATE`, so the check and the change of every
+//! operation (spent set, balance, idempotency key) happen under SQLite's write
+//! lock; the writer mutex only spares the threads of this process from
+//! spinning in SQLite's busy handler.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use ecash_shared::api::{LedgerEntry, LedgerKind};
+use ecash_shared::encoding::Timestamp;
+use ecash_shared::{Amount, Currency, KeysetId};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+
+use super::*;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
+const MIGRATIONS: &[(&str, &str)] =
+    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+
+/// How long a statement waits for another process's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A row that cannot be what the schema promises.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt database row: {0}")]
+struct Corrupt(&'static str);
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::backend(e)
+    }
+}
+
+fn corrupt(what: &'static str) -> StorageError {
+    StorageError::backend(Corrupt(what))
+}
+
+fn amount_to_sql(a: Amount) -> Result<i64, StorageError> {
+    i64::try_from(a.minor()).map_err(|_| StorageError::AmountOverflow)
+}
+
+fn amount_from_sql(v: i64) -> Result<Amount, StorageError> {
+    u64::try_from(v)
+        .map(Amount::from_minor)
+        .map_err(|_| corrupt("negative amount"))
+}
+
+fn currency_from_sql(s: &str) -> Result<Currency, StorageError> {
+    s.parse().map_err(|_| corrupt("currency"))
+}
+
+fn array32(v: Vec<u8>, what: &'static str) -> Result<[u8; 32], StorageError> {
+    <[u8; 32]>::try_from(v).map_err(|_| corrupt(what))
+}
+
+/// The SQLite implementation of [`Storage`].
+pub struct SqliteStorage {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SqliteStorage({} readers)", self.readers.len())
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    // A panic while holding the lock leaves no transaction open (rusqlite rolls
+    // back on drop), so the connection is still usable.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn setup(conn: &Connection, wal: bool) -> Result<(), StorageError> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    if wal {
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(corrupt("could not enable WAL mode"));
+        }
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let done: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let done = usize::try_from(done).map_err(|_| corrupt("user_version"))?;
+    if done > MIGRATIONS.len() {
+        return Err(corrupt("database is newer than this bank-server"));
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(done) {
+        tracing::info!(migration = name, "applying migration");
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) a database file and migrates it.
+    pub fn open(path: &Path, readers: usize) -> Result<Self, StorageError> {
+        let mut writer = Connection::open(path)?;
+        setup(&writer, true)?;
+        migrate(&mut writer)?;
+        let mut pool = Vec::with_capacity(readers);
+        for _ in 0..readers {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            setup(&r, false)?;
+            pool.push(Mutex::new(r));
+        }
+        Ok(SqliteStorage {
+            writer: Mutex::new(writer),
+            readers: pool,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// A private in-memory database (one connection for reads and writes).
+    pub fn open_in_memory() -> Result<Self, StorageError> {
+        let mut writer = Connection::open_in_memory()?;
+        setup(&writer, false)?;
+        migrate(&mut writer)?;
+        Ok(SqliteStorage {
+            writer: Mutex::new(writer),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = if self.readers.is_empty() {
+            lock(&self.writer)
+        } else {
+            let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+            lock(&self.readers[i])
+        };
+        // A deferred transaction: every statement inside sees one snapshot.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+const ACCOUNT_COLUMNS: &str = "id, username, password_hash, merchant, currency, balance";
+
+/// id, username, password_hash, merchant, currency, balance.
+type AccountRow = (i64, String, String, bool, String, i64);
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn account_from(
+    (id, username, password_hash, merchant, currency, balance): AccountRow,
+) -> Result<AccountRecord, StorageError> {
+    Ok(AccountRecord {
+        id,
+        username,
+        password_hash,
+        merchant,
+        currency: currency_from_sql(&currency)?,
+        balance: amount_from_sql(balance)?,
+    })
+}
+
+fn account_where(
+    tx: &Transaction<'_>,
+    clause: &str,
+    param: &dyn rusqlite::ToSql,
+) -> Result<Option<AccountRecord>, StorageError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
+    tx.query_row(&sql, [param], account_row)
+        .optional()?
+        .map(account_from)
+        .transpose()
+}
+
+/// Applies a credit or debit to an account and writes its ledger entry.
+/// Returns the new balance and the ledger id.
+fn post(
+    tx: &Transaction<'_>,
+    account: &AccountRecord,
+    kind: LedgerKind,
+    credit: bool,
+    amount: Amount,
+    memo: &str,
+    now: Timestamp,
+) -> Result<(Amount, i64), StorageError> {
+    let balance = if credit {
+        account
+            .balance
+            .checked_add(amount)
+            .map_err(|_| StorageError::AmountOverflow)?
+    } else {
+        account
+            .balance
+            .checked_sub(amount)
+            .map_err(|_| StorageError::InsufficientFunds)?
+    };
+    let balance_sql = amount_to_sql(balance)?;
+    tx.execute(
+        "UPDATE accounts SET balance = ?1 WHERE id = ?2",
+        params![balance_sql, account.id],
+    )?;
+    tx.execute(
+        "INSERT INTO ledger (account_id, currency, kind, credit, amount, balance_after, created_at, memo)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            account.id,
+            account.currency.as_str(),
+            ledger_kind_name(kind),
+            credit,
+            amount_to_sql(amount)?,
+            balance_sql,
+            now.unix(),
+            memo
+        ],
+    )?;
+    Ok((balance, tx.last_insert_rowid()))
+}
+
+/// id, currency, value, public_key, withdraw_until, deposit_until.
+type KeysetRow = (Vec<u8>, String, i64, Vec<u8>, i64, i64);
+
+fn keyset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeysetRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn keyset_from(
+    (id, currency, value, public_key, wu, du): KeysetRow,
+) -> Result<KeysetRecord, StorageError> {
+    Ok(KeysetRecord {
+        id: KeysetId(array32(id, "keyset id")?),
+        currency: currency_from_sql(&currency)?,
+        value: amount_from_sql(value)?,
+        public_key,
+        withdraw_until: Timestamp::from_unix(wu),
+        deposit_until: Timestamp::from_unix(du),
+    })
+}
+
+impl Storage for SqliteStorage {
+    fn insert_keyset(&self, k: &KeysetRecord) -> Result<(), StorageError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO keysets (id, currency, value, public_key, withdraw_until, deposit_until)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    &k.id.0[..],
+                    k.currency.as_str(),
+                    amount_to_sql(k.value)?,
+                    k.public_key,
+                    k.withdraw_until.unix(),
+                    k.deposit_until.unix()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn keysets(&self) -> Result<Vec<KeysetRecord>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT id, currency, value, public_key, withdraw_until, deposit_until
+                 FROM keysets ORDER BY currency, value, withdraw_until",
+            )?;
+            let rows = stmt.query_map([], keyset_from_row)?;
+            rows.map(|r| keyset_from(r?)).collect()
+        })
+    }
+
+    fn set_withdraw_until(&self, id: &KeysetId, until: Timestamp) -> Result<(), StorageError> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE keysets SET withdraw_until = ?1 WHERE id = ?2",
+                params![until.unix(), &id.0[..]],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn create_account(&self, a: &NewAccount) -> Result<AccountId, StorageError> {
+        self.write(|tx| {
+            let exists: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM accounts WHERE username = ?1",
+                    [&a.username],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_some() {
+                return Err(StorageError::UsernameTaken);
+            }
+            tx.execute(
+                "INSERT INTO accounts (username, password_hash, merchant, currency, balance, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                params![
+                    a.username,
+                    a.password_hash,
+                    a.merchant,
+                    a.currency.as_str(),
+                    a.created_at.unix()
+                ],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })
+    }
+
+    fn account_by_username(&self, username: &str) -> Result<Option<AccountRecord>, StorageError> {
+        self.read(|tx| account_where(tx, "username = ?1", &username))
+    }
+
+    fn account_by_id(&self, id: AccountId) -> Result<Option<AccountRecord>, StorageError> {
+        self.read(|tx| account_where(tx, "id = ?1", &id))
+    }
+
+    fn create_session(
+        &self,
+        token_hash: &[u8; 32],
+        account_id: AccountId,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now.unix()])?;
+            tx.execute(
+                "INSERT INTO sessions (token_hash, account_id, expires_at) VALUES (?1, ?2, ?3)",
+                params![&token_hash[..], account_id, expires_at.unix()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session_account(
+        &self,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<AccountRecord>, StorageError> {
+        self.read(|tx| {
+            let cols = ACCOUNT_COLUMNS
+                .split(", ")
+                .map(|c| format!("a.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT {cols} FROM sessions s JOIN accounts a ON a.id = s.account_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2"
+            );
+            tx.query_row(&sql, params![&token_hash[..], now.unix()], account_row)
+                .optional()?
+                .map(account_from)
+                .transpose()
+        })
+    }
+
+    fn credit(
+        &self,
+        username: &str,
+        amount: Amount,
+        memo: &str,
+        now: Timestamp,
+    ) -> Result<Amount, StorageError> {
+        self.write(|tx| {
+            let account = account_where(tx, "username = ?1", &username)?
+                .ok_or(StorageError::UnknownAccount)?;
+            Ok(post(tx, &account, LedgerKind::Credit, true, amount, memo, now)?.0)
+        })
+    }
+
+    fn payout(
+        &self,
+        account_id: AccountId,
+        amount: Amount,
+        memo: &str,
+        now: Timestamp,
+    ) -> Result<Amount, StorageError> {
+        self.write(|tx| {
+            let account =
+                account_where(tx, "id = ?1", &account_id)?.ok_or(StorageError::UnknownAccount)?;
+            Ok(post(tx, &account, LedgerKind::Payout, false, amount, memo, now)?.0)
+        })
+    }
+
+    fn history(
+        &self,
+        account_id: AccountId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<LedgerEntry>, StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT id, kind, credit, amount, balance_after, created_at, memo FROM ledger
+                 WHERE account_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(
+                params![account_id, before.unwrap_or(i64::MAX), i64::from(limit)],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                },
+            )?;
+            rows.map(|row| {
+                let (id, kind, credit, amount, balance_after, created_at, memo) = row?;
+                Ok(LedgerEntry {
+                    id,
+                    kind: ledger_kind_from_name(&kind).ok_or_else(|| corrupt("ledger kind"))?,
+                    credit,
+                    amount: amount_from_sql(amount)?,
+                    balance_after: amount_from_sql(balance_after)?,
+                    created_at: Timestamp::from_unix(created_at),
+                    memo,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn find_withdrawal(
+        &self,
+        account_id: AccountId,
+        request_id: &str,
+    ) -> Result<Option<StoredWithdrawal>, StorageError> {
+        self.read(|tx| find_withdrawal(tx, account_id, request_id))
+    }
+
+    fn withdraw(&self, w: &NewWithdrawal) -> Result<WithdrawOutcome, StorageError> {
+        self.write(|tx| {
+            if let Some(stored) = find_withdrawal(tx, w.account_id, &w.request_id)? {
+                return if stored.request_hash == w.request_hash {
+                    Ok(WithdrawOutcome::Replayed(stored.blind_sigs))
+                } else {
+                    Err(StorageError::IdempotencyConflict)
+                };
+            }
+            let account =
+                account_where(tx, "id = ?1", &w.account_id)?.ok_or(StorageError::UnknownAccount)?;
+            let memo = format!("{} coins", w.blind_sigs.len());
+            let (balance, ledger_id) = post(
+                tx,
+                &account,
+                LedgerKind::Withdraw,
+                false,
+                w.value,
+                &memo,
+                w.created_at,
+            )?;
+            tx.execute(
+                "INSERT INTO withdrawals (account_id, request_id, request_hash, currency, value, blind_sigs, ledger_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    w.account_id,
+                    w.request_id,
+                    &w.request_hash[..],
+                    w.currency.as_str(),
+                    amount_to_sql(w.value)?,
+                    encode_blobs(&w.blind_sigs),
+                    ledger_id,
+                    w.created_at.unix()
+                ],
+            )?;
+            Ok(WithdrawOutcome::Done { balance })
+        })
+    }
+
+    fn spent_by(&self, coin_pubs: &[[u8; 32]]) -> Result<Vec<Option<OpId>>, StorageError> {
+        self.read(|tx| spent_by(tx, coin_pubs))
+    }
+
+    fn find_swap(&self, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+        self.read(|tx| find_swap(tx, op_id))
+    }
+
+    fn spend(&self, req: &SpendRequest) -> Result<SpendOutcome, StorageError> {
+        self.write(|tx| {
+            let pubs: Vec<[u8; 32]> = req.coins.iter().map(|c| c.coin_pub).collect();
+            let spent = spent_by(tx, &pubs)?;
+            let is_swap = matches!(req.effect, SpendEffect::Swap { .. });
+            if is_swap
+                && !spent.is_empty()
+                && spent.iter().all(|s| s.as_ref() == Some(&req.op_id))
+                && let Some(sigs) = find_swap(tx, &req.op_id)?
+            {
+                return Ok(SpendOutcome::Replayed(sigs));
+            }
+            if let Some((coin, _)) = pubs.iter().zip(&spent).find(|(_, s)| s.is_some()) {
+                return Err(StorageError::CoinAlreadySpent(*coin));
+            }
+            let (op_kind, outcome) = match &req.effect {
+                SpendEffect::Deposit { account_id } => {
+                    let account = account_where(tx, "id = ?1", account_id)?
+                        .ok_or(StorageError::UnknownAccount)?;
+                    let memo = format!("{} coins", req.coins.len());
+                    let (balance, _) = post(
+                        tx,
+                        &account,
+                        LedgerKind::Deposit,
+                        true,
+                        req.value,
+                        &memo,
+                        req.now,
+                    )?;
+                    ("deposit", SpendOutcome::Deposited { balance })
+                }
+                SpendEffect::Swap { blind_sigs } => {
+                    tx.execute(
+                        "INSERT INTO swaps (op_id, currency, value, blind_sigs, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            &req.op_id[..],
+                            req.currency.as_str(),
+                            amount_to_sql(req.value)?,
+                            encode_blobs(blind_sigs),
+                            req.now.unix()
+                        ],
+                    )?;
+                    ("swap", SpendOutcome::Swapped)
+                }
+            };
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO spent_coins (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig,
+                                          coin_sig, spend_msg, op_kind, op_id, spent_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for c in &req.coins {
+                insert.execute(params![
+                    &c.coin_pub[..],
+                    &c.keyset_id.0[..],
+                    c.currency.as_str(),
+                    amount_to_sql(c.value)?,
+                    &c.msg_prefix[..],
+                    c.denom_sig,
+                    &c.coin_sig[..],
+                    c.spend_msg,
+                    op_kind,
+                    &req.op_id[..],
+                    req.now.unix()
+                ])?;
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn audit_scan(&self, v: &mut dyn AuditVisitor) -> Result<(), StorageError> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT id, currency, value, public_key, withdraw_until, deposit_until FROM keysets",
+            )?;
+            for r in stmt.query_map([], keyset_from_row)? {
+                v.keyset(keyset_from(r?)?);
+            }
+            let mut stmt = tx.prepare(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"))?;
+            for r in stmt.query_map([], account_row)? {
+                v.account(account_from(r?)?);
+            }
+            let mut stmt = tx.prepare(
+                "SELECT account_id, currency, kind, credit, amount, balance_after FROM ledger ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            for r in rows {
+                let (account_id, currency, kind, credit, amount, balance_after) = r?;
+                v.ledger(AuditLedgerRow {
+                    account_id,
+                    currency: currency_from_sql(&currency)?,
+                    kind: ledger_kind_from_name(&kind).ok_or_else(|| corrupt("ledger kind"))?,
+                    credit,
+                    amount: amount_from_sql(amount)?,
+                    balance_after: amount_from_sql(balance_after)?,
+                });
+            }
+            let mut stmt = tx.prepare("SELECT currency, value FROM withdrawals ORDER BY id")?;
+            for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (currency, value) = r?;
+                v.withdrawal(currency_from_sql(&currency)?, amount_from_sql(value)?);
+            }
+            let mut stmt = tx.prepare("SELECT op_id, currency, value FROM swaps")?;
+            for r in stmt.query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })? {
+                let (op_id, currency, value) = r?;
+                v.swap(
+                    array32(op_id, "swap id")?,
+                    currency_from_sql(&currency)?,
+                    amount_from_sql(value)?,
+                );
+            }
+            let mut stmt = tx.prepare(
+                "SELECT coin_pub, keyset_id, currency, value, msg_prefix, denom_sig, coin_sig, spend_msg, op_id
+                 FROM spent_coins",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                    r.get::<_, Vec<u8>>(6)?,
+                    r.get::<_, Vec<u8>>(7)?,
+                    r.get::<_, Vec<u8>>(8)?,
+                ))
+            })?;
+            for r in rows {
+                let (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig, coin_sig, spend_msg, op_id) =
+                    r?;
+                v.spent(
+                    SpentCoin {
+                        coin_pub: array32(coin_pub, "coin_pub")?,
+                        keyset_id: KeysetId(array32(keyset_id, "keyset id")?),
+                        currency: currency_from_sql(&currency)?,
+                        value: amount_from_sql(value)?,
+                        msg_prefix: array32(msg_prefix, "msg_prefix")?,
+                        denom_sig,
+                        coin_sig: <[u8; 64]>::try_from(coin_sig).map_err(|_| corrupt("coin_sig"))?,
+                        spend_msg,
+                    },
+                    array32(op_id, "op id")?,
+                );
+            }
+            Ok(())
+        })
+    }
+}
+
+fn find_withdrawal(
+    tx: &Transaction<'_>,
+    account_id: AccountId,
+    request_id: &str,
+) -> Result<Option<StoredWithdrawal>, StorageError> {
+    let row: Option<(Vec<u8>, Vec<u8>)> = tx
+        .query_row(
+            "SELECT request_hash, blind_sigs FROM withdrawals WHERE account_id = ?1 AND request_id = ?2",
+            params![account_id, request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(hash, sigs)| {
+        Ok(StoredWithdrawal {
+            request_hash: array32(hash, "request hash")?,
+            blind_sigs: decode_blobs(&sigs).ok_or_else(|| corrupt("withdrawal signatures"))?,
+        })
+    })
+    .transpose()
+}
+
+fn find_swap(tx: &Transaction<'_>, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+    let sigs: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT blind_sigs FROM swaps WHERE op_id = ?1",
+            [&op_id[..]],
+            |r| r.get(0),
+        )
+        .optional()?;
+    sigs.map(|s| decode_blobs(&s).ok_or_else(|| corrupt("swap signatures")))
+        .transpose()
+}
+
+fn spent_by(
+    tx: &Transaction<'_>,
+    coin_pubs: &[[u8; 32]],
+) -> Result<Vec<Option<OpId>>, StorageError> {
+    let mut stmt = tx.prepare_cached("SELECT op_id FROM spent_coins WHERE coin_pub = ?1")?;
+    coin_pubs
+        .iter()
+        .map(|p| {
+            let op: Option<Vec<u8>> = stmt.query_row([&p[..]], |r| r.get(0)).optional()?;
+            op.map(|o| array32(o, "op id")).transpose()
+        })
+        .collect()
+}
