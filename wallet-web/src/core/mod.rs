@@ -1,0 +1,28 @@
+//! The wallet's logic, independent of the platform.
+//!
+//! - [`storage`] — the `Storage` trait (atomic batches of writes) and an in-memory store.
+//! - [`transport`] — the `Transport` trait (HTTP to the bank, clock, yielding).
+//! - [`model`] — what the wallet stores: coins, pending operations, history.
+//! - [`client`] — typed calls to the bank's HTTP API.
+//! - [`wallet`] — the `Wallet`: balance, coin selection, resume of pending work.
+//! - [`withdraw`], [`swap`], [`pay`], [`send`], [`deposit`] — one module per protocol step.
+//! - [`token`] — the compact token string that carries coins from person to person.
+//! - [`error`] — `WalletError` with a human message for each bank error code.
+
+pub mod client;
+pub mod deposit;
+pub mod error;
+pub mod model;
+pub mod pay;
+pub mod send;
+pub mod storage;
+pub mod swap;
+pub mod token;
+pub mod transport;
+pub mod wallet;
+pub mod withdraw;
+
+pub use error::WalletError;
+pub use storage::{MemoryStorage, Storage};
+pub use transport::Transport;
+pub use wallet::Wallet;
