@@ -1,0 +1,12 @@
+//! `ecash-tests`: end-to-end tests of the bank over loopback HTTP with a real
+//! SQLite database. The library holds what the test binaries share:
+//!
+//! - [`client`] — a native wallet client (withdraw, swap, deposit) on `ecash_shared`.
+//! - [`server`] — a real bank-server in this process on port 0, in a temp dir.
+//! - [`storage_suite`] — the `Storage` trait's test suite, for every backend.
+//!
+//! The tests themselves are in `tests/`.
+
+pub mod client;
+pub mod server;
+pub mod storage_suite;
