@@ -100,6 +100,14 @@ impl Client {
         }
     }
 
+    /// The same client (and token) against another base URL.
+    pub fn with_base(&self, base: &str) -> Self {
+        Client {
+            base: base.trim_end_matches('/').to_owned(),
+            ..self.clone()
+        }
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -466,6 +474,19 @@ impl Wallet {
     pub async fn finish_withdraw(&self, w: &PendingWithdraw) -> Result<Vec<OwnedCoin>> {
         let sigs = self.client.withdraw_raw(&w.request).await?;
         w.planchets.finish(&sigs)
+    }
+
+    /// Withdraws coins of exactly these values.
+    pub async fn withdraw_values(&self, values: &[u64]) -> Result<Vec<OwnedCoin>> {
+        let planchets = self.planchets_of(values);
+        let w = PendingWithdraw {
+            request: WithdrawRequest {
+                request_id: random_request_id(),
+                coins: planchets.blinded(),
+            },
+            planchets,
+        };
+        self.finish_withdraw(&w).await
     }
 
     /// Withdraws `amount` in the fewest coins.
