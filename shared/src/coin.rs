@@ -319,6 +319,37 @@ impl PlanchetSecrets {
         })
     }
 
+    /// Creates `count` planchets for one keyset, sharing the blinding's modular
+    /// inversion among them ([`blind_rsa::blind_many`]).
+    pub fn create_many(keyset: &Keyset, count: usize) -> Result<Vec<Self>, PlanchetError> {
+        let mut secrets = Vec::with_capacity(count);
+        let mut prepared = Vec::with_capacity(count);
+        for _ in 0..count {
+            let secret = CoinSecret::generate().map_err(|_| PlanchetError::Rng)?;
+            prepared.push(blind_rsa::prepare(
+                crate::COIN_VARIANT,
+                secret.coin_pub().as_bytes(),
+            )?);
+            secrets.push(secret);
+        }
+        let msgs: Vec<&[u8]> = prepared.iter().map(|p| p.input_msg.as_slice()).collect();
+        let blinded = blind_rsa::blind_many(&keyset.public_key, crate::COIN_VARIANT, &msgs)?;
+        Ok(secrets
+            .into_iter()
+            .zip(prepared)
+            .zip(blinded)
+            .map(|((secret, prepared), b)| PlanchetSecrets {
+                secret,
+                prepared,
+                inv: b.inv,
+                blinded: BlindedCoin {
+                    keyset_id: keyset.id,
+                    blinded_msg: Bytes(b.blinded_msg),
+                },
+            })
+            .collect())
+    }
+
     /// Unblinds and verifies the bank's blind signature into a coin.
     pub fn finish(&self, keyset: &Keyset, blind_sig: &[u8]) -> Result<Coin, PlanchetError> {
         let sig = blind_rsa::finalize(

@@ -9,6 +9,9 @@ fn readme_lists_every_error_code_with_its_status() {
     let readme = include_str!("../../README.md");
     for &code in ErrorCode::ALL {
         let row = format!("| `{}` | {} |", code, code.http_status());
-        assert!(readme.contains(&row), "README lacks the row for {code}: {row}");
+        assert!(
+            readme.contains(&row),
+            "README lacks the row for {code}: {row}"
+        );
     }
 }

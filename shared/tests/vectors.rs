@@ -287,3 +287,58 @@ fn fresh_round_trip_every_variant_2048() {
     let sk2 = SecretKey::from_pkcs8_der(&der).unwrap();
     assert_eq!(sk2.public_key(), sk.public_key());
 }
+
+#[test]
+fn own_verifier_agrees_with_rsa_crate() {
+    let sk = SecretKey::generate(2048).unwrap();
+    let pk = sk.public_key();
+    for variant in Variant::ALL {
+        let prepared = blind_rsa::prepare(variant, b"agreement").unwrap();
+        let b = blind_rsa::blind(pk, variant, &prepared.input_msg).unwrap();
+        let bs = blind_rsa::blind_sign(&sk, &b.blinded_msg).unwrap();
+        let sig = blind_rsa::finalize(pk, variant, &prepared.input_msg, &bs, &b.inv).unwrap();
+        let mut cases = vec![
+            sig.clone(),
+            bs.clone(),
+            vec![0u8; sig.len()],
+            vec![0xff; sig.len()],
+        ];
+        for bit in (0..sig.len() * 8).step_by(97) {
+            let mut s = sig.clone();
+            s[bit / 8] ^= 1 << (bit % 8);
+            cases.push(s);
+        }
+        for other in Variant::ALL {
+            for s in &cases {
+                assert_eq!(
+                    blind_rsa::verify(pk, other, &prepared.input_msg, s).is_ok(),
+                    blind_rsa::verify_with_rsa_crate(pk, other, &prepared.input_msg, s).is_ok(),
+                    "{variant} signature checked as {other}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn blind_many_matches_blind() {
+    let sk = SecretKey::generate(2048).unwrap();
+    let pk = sk.public_key();
+    for variant in Variant::ALL {
+        let prepared: Vec<_> = (0..5u8)
+            .map(|i| blind_rsa::prepare(variant, &[i; 32]).unwrap())
+            .collect();
+        let msgs: Vec<&[u8]> = prepared.iter().map(|p| p.input_msg.as_slice()).collect();
+        let blinded = blind_rsa::blind_many(pk, variant, &msgs).unwrap();
+        assert_eq!(blinded.len(), 5);
+        for (p, b) in prepared.iter().zip(&blinded) {
+            let bs = blind_rsa::blind_sign(&sk, &b.blinded_msg).unwrap();
+            blind_rsa::finalize(pk, variant, &p.input_msg, &bs, &b.inv).unwrap();
+        }
+    }
+    assert!(
+        blind_rsa::blind_many(pk, Variant::ALL[0], &[])
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -88,20 +88,25 @@ impl core::fmt::Debug for StoredPlanchet {
 }
 
 impl StoredPlanchet {
-    /// Creates a fresh planchet for `keyset`.
-    pub fn create(keyset: &Keyset) -> Result<Self, WalletError> {
-        let p = PlanchetSecrets::create(keyset).map_err(|e| WalletError::Crypto(e.to_string()))?;
-        let msg_prefix = p
-            .prepared
-            .msg_prefix
-            .ok_or_else(|| WalletError::Crypto("missing message prefix".into()))?;
-        Ok(StoredPlanchet {
-            secret: *p.secret.to_bytes(),
-            msg_prefix,
-            inv: Bytes(p.inv.as_bytes().to_vec()),
-            blinded: p.blinded.clone(),
-            value: keyset.value,
-        })
+    /// Creates `count` fresh planchets for `keyset` (one shared inversion).
+    pub fn create_many(keyset: &Keyset, count: usize) -> Result<Vec<Self>, WalletError> {
+        PlanchetSecrets::create_many(keyset, count)
+            .map_err(|e| WalletError::Crypto(e.to_string()))?
+            .into_iter()
+            .map(|p| {
+                let msg_prefix = p
+                    .prepared
+                    .msg_prefix
+                    .ok_or_else(|| WalletError::Crypto("missing message prefix".into()))?;
+                Ok(StoredPlanchet {
+                    secret: *p.secret.to_bytes(),
+                    msg_prefix,
+                    inv: Bytes(p.inv.as_bytes().to_vec()),
+                    blinded: p.blinded.clone(),
+                    value: keyset.value,
+                })
+            })
+            .collect()
     }
 
     /// Unblinds and verifies the bank's blind signature into a stored coin.

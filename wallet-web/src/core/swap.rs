@@ -22,18 +22,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         inputs: &[(ecash_shared::Coin, CoinSecret)],
         values: &[Amount],
     ) -> Result<(Vec<SpendCoin>, Vec<StoredPlanchet>), WalletError> {
-        let keys = self.keys().await?;
-        let keysets = keys.withdrawable(self.now());
-        let mut outputs = Vec::with_capacity(values.len());
-        for (i, v) in values.iter().enumerate() {
-            let keyset = keysets
-                .get(v)
-                .ok_or_else(|| WalletError::Protocol(format!("no keyset for {v}")))?;
-            outputs.push(StoredPlanchet::create(keyset)?);
-            if i % super::wallet::YIELD_EVERY == 0 {
-                self.client.transport().yield_now().await;
-            }
-        }
+        let outputs = self.make_planchets(values, &|_| {}).await?;
         let blinded: Vec<_> = outputs.iter().map(|p| p.blinded.clone()).collect();
         let msg = SpendMessage::Swap {
             outputs_hash: hash_outputs(&blinded),

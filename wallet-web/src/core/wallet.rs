@@ -112,6 +112,9 @@ pub struct Resumed {
 /// How often long loops yield to the browser.
 pub(crate) const YIELD_EVERY: usize = 8;
 
+/// Coins of one denomination blinded together (one modular inversion).
+const BATCH: usize = 16;
+
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// A wallet on `storage`, talking to the bank through `transport`.
     pub fn new(storage: S, transport: T) -> Self {
@@ -334,6 +337,53 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
                 "change did not produce exact coins".into(),
             ))
         }
+    }
+
+    /// Creates planchets for `values` (in that order), batching the coins of
+    /// each denomination, reporting progress and yielding to the browser.
+    pub(crate) async fn make_planchets(
+        &self,
+        values: &[Amount],
+        progress: &dyn Fn(Progress),
+    ) -> Result<Vec<super::model::StoredPlanchet>, WalletError> {
+        let keys = self.keys().await?;
+        let keysets = keys.withdrawable(self.now());
+        let total = values.len();
+        let mut by_value: BTreeMap<Amount, Vec<super::model::StoredPlanchet>> = BTreeMap::new();
+        let mut done = 0;
+        for (value, count) in values
+            .iter()
+            .fold(BTreeMap::<Amount, usize>::new(), |mut m, v| {
+                *m.entry(*v).or_default() += 1;
+                m
+            })
+        {
+            let keyset = keysets
+                .get(&value)
+                .ok_or_else(|| WalletError::Protocol(format!("no keyset for {value}")))?;
+            let mut left = count;
+            while left > 0 {
+                let n = left.min(BATCH);
+                by_value
+                    .entry(value)
+                    .or_default()
+                    .extend(super::model::StoredPlanchet::create_many(keyset, n)?);
+                left -= n;
+                done += n;
+                progress(Progress::Blinding(done, total));
+                self.client.transport().yield_now().await;
+            }
+        }
+        // Back into the requested order.
+        values
+            .iter()
+            .map(|v| {
+                by_value
+                    .get_mut(v)
+                    .and_then(Vec::pop)
+                    .ok_or_else(|| WalletError::Protocol("planchet bookkeeping".into()))
+            })
+            .collect()
     }
 
     /// A history entry write, numbered after the last one.

@@ -14,7 +14,7 @@ use ecash_shared::api::{MAX_COINS_PER_REQUEST, WithdrawRequest};
 use ecash_shared::denom;
 
 use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp, StoredPlanchet};
+use super::model::{HistoryKind, OpKind, PendingOp};
 use super::storage::{Storage, Store, Write};
 use super::transport::Transport;
 use super::wallet::{Progress, Wallet, YIELD_EVERY, flatten, random_id, split_err, to_json};
@@ -34,8 +34,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         }
         let keys = self.keys().await?;
         let now = self.now();
-        let keysets = keys.withdrawable(now);
-        let values: Vec<Amount> = keysets.keys().copied().collect();
+        let values: Vec<Amount> = keys.withdrawable(now).keys().copied().collect();
         let values = flatten(&denom::split(amount, &values).map_err(split_err)?);
         if values.len() > MAX_COINS_PER_REQUEST {
             return Err(WalletError::InvalidAmount(format!(
@@ -43,19 +42,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
                 values.len()
             )));
         }
-        let total = values.len();
-        let mut planchets = Vec::with_capacity(total);
-        for (i, v) in values.iter().enumerate() {
-            let keyset = keysets
-                .get(v)
-                .ok_or_else(|| WalletError::Protocol(format!("no keyset for {v}")))?;
-            planchets.push(StoredPlanchet::create(keyset)?);
-            if i % YIELD_EVERY == YIELD_EVERY - 1 {
-                progress(Progress::Blinding(i + 1, total));
-                self.client.transport().yield_now().await;
-            }
-        }
-        progress(Progress::Blinding(total, total));
+        let planchets = self.make_planchets(&values, progress).await?;
         let op = PendingOp {
             id: random_id()?,
             created_at: now,
