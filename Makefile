@@ -8,7 +8,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test wallet lint test-native test-wasm bench-crypto
+.PHONY: run test wallet lint test-native test-wasm bench-crypto bench-wallet
 
 run: wallet
 	$(CARGO) run --release -p bank-server -- serve --listen $(LISTEN) --static-dir dist
@@ -36,3 +36,9 @@ test-wasm:
 
 bench-crypto:
 	bash scripts/bench-crypto.sh
+
+# Client cost per coin in headless Chromium (release wasm) and the wallet bundle size.
+bench-wallet: wallet
+	bash scripts/setup.sh test
+	$(CARGO) test -p ecash-shared --release --target wasm32-unknown-unknown --test client_cost -- --nocapture | grep BENCH
+	@for f in dist/*.wasm; do echo "BENCH bundle $$f raw_bytes=$$(stat -c %s $$f) gzip9_bytes=$$(gzip -9c $$f | wc -c)"; done
