@@ -9,20 +9,17 @@ use actix_web::{HttpResponse, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ecash_shared::ErrorCode;
-use ecash_shared::api::{AccountCreated, AccountInfo, Credentials, HistoryResponse, LoginResponse};
+use ecash_shared::api::{
+    AccountCreated, AccountInfo, Credentials, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT,
+    HistoryQuery, HistoryResponse, LoginResponse,
+};
 use ecash_shared::encoding::b64_encode;
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::Bank;
 use crate::auth::{Authenticated, token_hash};
 use crate::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{NewAccount, StorageError};
-
-/// Default and largest page of `history`.
-pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
-/// Largest page of `history`.
-pub const HISTORY_MAX_LIMIT: u32 = 500;
 
 /// Errors of the account endpoints.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +98,17 @@ fn verify_password(password: &[u8], hash: &str) -> bool {
     Argon2::default().verify_password(password, hash).is_ok()
 }
 
+/// Argon2id with the default parameters takes 19 MiB and tens of
+/// milliseconds per hash: bound how many run at once, so a burst of logins
+/// cannot exhaust memory or starve the blocking pool.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(2 * cores)
+    })
+}
+
 /// A hash to verify against when the user does not exist, so that a login
 /// for an unknown name costs as much as one with a wrong password.
 fn dummy_hash() -> &'static str {
@@ -120,6 +128,10 @@ async fn create(
         return Err(AccountError::WeakPassword);
     }
     let username = creds.username.clone();
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| AccountError::Hashing)?;
     blocking(move || {
         let password = Zeroizing::new(creds.password.clone());
         let password_hash = hash_password(password.as_bytes())?;
@@ -145,6 +157,10 @@ async fn login(
     if creds.username.len() > 64 || creds.password.len() > 256 {
         return Err(AccountError::InvalidCredentials);
     }
+    let _permit = hashing_permits()
+        .acquire()
+        .await
+        .map_err(|_| AccountError::Hashing)?;
     let response = blocking(move || {
         let password = Zeroizing::new(creds.password.clone());
         let account = bank.storage.account_by_username(&creds.username)?;
@@ -177,16 +193,6 @@ async fn me(auth: Authenticated) -> HttpResponse {
         currency: a.currency,
         merchant: a.merchant,
     })
-}
-
-/// `?limit&before` of `history`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    /// Entries per page (1..=500, default 50).
-    pub limit: Option<u32>,
-    /// Only entries with a smaller id (the previous page's `next_before`).
-    pub before: Option<i64>,
 }
 
 async fn history(

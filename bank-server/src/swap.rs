@@ -108,6 +108,7 @@ async fn swap(
             value: verified.value,
             currency: verified.currency,
             effect: SpendEffect::Swap {
+                value: out_value,
                 blind_sigs: blind_sigs.clone(),
             },
             now,

@@ -139,6 +139,23 @@ pub struct LedgerEntry {
     pub memo: String,
 }
 
+/// The query string of `GET /v1/accounts/me/history?limit&before`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Entries per page, 1 to [`HISTORY_MAX_LIMIT`] (default [`HISTORY_DEFAULT_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Only entries with a smaller id: the previous page's `next_before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
+/// Default page size of the history.
+pub const HISTORY_DEFAULT_LIMIT: u32 = 50;
+/// Largest page size of the history.
+pub const HISTORY_MAX_LIMIT: u32 = 500;
+
 /// `GET /v1/accounts/me/history?limit&before`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

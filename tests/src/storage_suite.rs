@@ -177,6 +177,17 @@ fn swap(
     coins: &[&OwnedCoin],
     sigs: Vec<Vec<u8>>,
 ) -> Result<SpendOutcome, StorageError> {
+    let value = Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap();
+    swap_valued(s, op, coins, sigs, value)
+}
+
+fn swap_valued(
+    s: &dyn Storage,
+    op: u8,
+    coins: &[&OwnedCoin],
+    sigs: Vec<Vec<u8>>,
+    signed: Amount,
+) -> Result<SpendOutcome, StorageError> {
     let msg = SpendMessage::Swap {
         outputs_hash: [op; 32],
     };
@@ -185,7 +196,10 @@ fn swap(
         coins: coins.iter().map(|c| spent(c, &msg)).collect(),
         value: Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap(),
         currency: EUR,
-        effect: SpendEffect::Swap { blind_sigs: sigs },
+        effect: SpendEffect::Swap {
+            value: signed,
+            blind_sigs: sigs,
+        },
         now: t(10),
     })
 }
@@ -503,4 +517,15 @@ pub fn audit_of_a_busy_day_is_clean(s: &dyn Storage) {
     let r = bank_server::audit::audit(s).unwrap();
     assert_eq!(r.problems.len(), 1, "{r}");
     assert!(r.problems[0].contains("invalid bank signature"), "{r}");
+
+    // A swap that signed more than it spent is reported, and unbalances the books.
+    swap_valued(s, 42, &[&coin()], vec![vec![1; 256]], a(16)).unwrap();
+    let r = bank_server::audit::audit(s).unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("signed 16 but spent 8")),
+        "{r}"
+    );
+    assert!(!r.currencies[&EUR].balanced(), "{r}");
 }

@@ -200,6 +200,9 @@ pub enum SpendEffect {
     /// Issue new coins of the same value; the signatures are stored under the
     /// operation id so an identical swap gets them back.
     Swap {
+        /// Total value of the outputs (the handler checked it equals the
+        /// inputs'; the audit checks it again against the spent set).
+        value: Amount,
         /// Blind signatures of the outputs, in request order.
         blind_sigs: Vec<Vec<u8>>,
     },

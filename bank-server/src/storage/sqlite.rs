@@ -557,14 +557,14 @@ impl Storage for SqliteStorage {
                     )?;
                     ("deposit", SpendOutcome::Deposited { balance })
                 }
-                SpendEffect::Swap { blind_sigs } => {
+                SpendEffect::Swap { value, blind_sigs } => {
                     tx.execute(
                         "INSERT INTO swaps (op_id, currency, value, blind_sigs, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![
                             &req.op_id[..],
                             req.currency.as_str(),
-                            amount_to_sql(req.value)?,
+                            amount_to_sql(*value)?,
                             encode_blobs(blind_sigs),
                             req.now.unix()
                         ],
