@@ -206,14 +206,16 @@ async fn history(
     }
     let before = query.before;
     let account_id = auth.0.id;
-    let entries = blocking(move || {
+    // One more than asked tells whether another page follows.
+    let mut entries = blocking(move || {
         bank.storage
-            .history(account_id, limit, before)
+            .history(account_id, limit.saturating_add(1), before)
             .map_err(AccountError::from)
     })
     .await?;
-    let full = entries.len() == usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_before = if full {
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_before = if entries.len() > page {
+        entries.truncate(page);
         entries.last().map(|e| e.id)
     } else {
         None

@@ -131,6 +131,7 @@ async fn full_money_loop() {
     assert_eq!(p1.entries.len(), 2);
     let p2 = alice.client.history(Some(2), p1.next_before).await.unwrap();
     assert_eq!(p2.entries.len(), 2);
+    assert_eq!(p2.next_before, None, "last page");
     assert_eq!(
         p1.entries.into_iter().chain(p2.entries).collect::<Vec<_>>(),
         h.entries
@@ -169,5 +170,59 @@ async fn keys_survive_a_restart_and_the_key_file_is_private() {
             .await
             .unwrap();
     assert_eq!(alice.deposit(&coins).await.unwrap().balance.minor(), 100);
+    bank.assert_audit_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_rotation_old_coins_still_deposit_and_new_coins_use_new_keys() {
+    let bank = TestBank::start().await;
+    let alice = bank.user("alice", 300).await;
+    let old_coins = alice.withdraw(100).await.unwrap();
+    let old_w = alice.prepare_withdraw(8);
+
+    let config = (*bank.bank.config).clone();
+    let storage = std::sync::Arc::clone(&bank.bank.storage);
+    let fresh = tokio::task::spawn_blocking(move || {
+        bank_server::keys::rotate(&config, &*storage, bank_server::now())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(fresh.len(), 7);
+    let bank = bank.restart().await;
+
+    let keys = bank.client().keys().await.unwrap();
+    assert_eq!(
+        keys.keysets.len(),
+        14,
+        "old keysets listed until deposit_until"
+    );
+    let alice = ecash_tests::client::Wallet::new(alice.client.with_base(&bank.url), "alice")
+        .await
+        .unwrap();
+    // Blinded for an old keyset: refused now.
+    expect_code(
+        alice.client.withdraw_raw(&old_w.request).await,
+        ErrorCode::KeysetExpired,
+    );
+    // New withdrawals use the new keys.
+    let new_coins = alice.withdraw(100).await.unwrap();
+    let fresh_ids: Vec<_> = fresh.iter().map(|k| k.id).collect();
+    assert!(
+        new_coins
+            .iter()
+            .all(|c| fresh_ids.contains(&c.coin.keyset_id))
+    );
+    // Old coins swap into new ones and deposit.
+    let swapped = alice.swap(&old_coins[..1], None).await.unwrap();
+    assert!(
+        swapped
+            .iter()
+            .all(|c| fresh_ids.contains(&c.coin.keyset_id))
+    );
+    alice.deposit(&old_coins[1..]).await.unwrap();
+    alice.deposit(&swapped).await.unwrap();
+    alice.deposit(&new_coins).await.unwrap();
+    assert_eq!(alice.client.balance().await.unwrap().minor(), 300);
     bank.assert_audit_clean();
 }
