@@ -1,46 +1,136 @@
-//! The root component.
+//! The root component: opens the wallet, provides the shared state, and
+//! shows the page the hash names.
 
-use ecash_shared::api::HealthResponse;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-/// What the page knows about the bank that served it.
-#[derive(Clone, PartialEq)]
-enum BankStatus {
-    Checking,
-    Up(String),
-    Down(String),
+use crate::components::{
+    bank::Bank, history::History, home::Home, layout, login::Login, pay::Pay, receive::Receive,
+    send::Send, withdraw::Withdraw,
+};
+use crate::core::Wallet;
+use crate::core::storage::StorageError;
+use crate::core::wallet::Session;
+use crate::hooks::{ops, use_app, use_route};
+use crate::route::Route;
+use crate::services::http::HttpTransport;
+use crate::services::idb::{DB_NAME, IdbStorage};
+use crate::services::session;
+use crate::state::{Action, AppContext, AppState, WebWallet};
+
+/// The database for a bank: [`DB_NAME`] for the bank that serves the page,
+/// a separate one per other bank, so coins and cached keys never mix.
+pub fn db_name_for(bank_url: &str) -> String {
+    match HttpTransport::page_origin() {
+        Some(origin) if origin == bank_url => DB_NAME.to_owned(),
+        _ => format!("{DB_NAME} {bank_url}"),
+    }
 }
 
-/// The root component: a header and the bank's status.
-#[function_component(App)]
-pub fn app() -> Html {
-    let status = use_state(|| BankStatus::Checking);
+/// Opens the wallet for the bank at `bank_url`.
+pub async fn open_wallet(bank_url: &str) -> Result<Rc<WebWallet>, StorageError> {
+    let storage = IdbStorage::open(&db_name_for(bank_url)).await?;
+    Ok(Rc::new(Wallet::new(storage, HttpTransport::new(bank_url))))
+}
+
+/// Opens the wallet, restores the tab's session, finishes pending work.
+async fn start(ctx: AppContext) {
+    let saved = session::load();
+    let bank_url = saved
+        .as_ref()
+        .map(|s| s.bank_url.clone())
+        .or_else(session::load_bank_url)
+        .or_else(HttpTransport::page_origin)
+        .unwrap_or_default();
+    let wallet = match open_wallet(&bank_url).await {
+        Ok(w) => w,
+        Err(e) => {
+            let msg = format!("The wallet cannot store coins in this browser: {e}");
+            ctx.dispatch(Action::StartupFailed(msg.clone()));
+            ctx.dispatch(Action::Notice(crate::state::Notice::error(msg)));
+            return;
+        }
+    };
+    let username = saved.filter(|s| s.bank_url == bank_url).map(|s| {
+        wallet.set_session(Some(Session {
+            username: s.username.clone(),
+            token: s.token.clone(),
+        }));
+        s.username.clone()
+    });
+    ctx.dispatch(Action::WalletReady {
+        wallet: wallet.clone(),
+        bank_url,
+        username,
+    });
+    // Show what is stored at once, then finish what a closed tab left pending.
+    ops::refresh(&ctx, &wallet).await;
+    ops::run_on(
+        &ctx,
+        wallet,
+        "Finishing pending operations",
+        |w| async move { w.resume().await },
+        |ctx, resumed| ctx.dispatch(Action::Resumed(ops::describe_resume(&resumed))),
+    );
+}
+
+/// The cyberwallet.
+#[component]
+pub fn App() -> Html {
+    let state = use_reducer(AppState::default);
     {
-        let status = status.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                let result = async {
-                    let resp = gloo_net::http::Request::get("/v1/health").send().await?;
-                    resp.json::<HealthResponse>().await
-                }
-                .await;
-                status.set(match result {
-                    Ok(h) => BankStatus::Up(h.version),
-                    Err(e) => BankStatus::Down(e.to_string()),
-                });
-            });
-        });
+        let state = state.clone();
+        use_effect_with((), move |_| spawn_local(start(state)));
     }
     html! {
-        <main class="wallet">
-            <h1>{ "Cyberwallet" }</h1>
-            <p id="bank-status">{
-                match &*status {
-                    BankStatus::Checking => "Connecting to the bank…".to_owned(),
-                    BankStatus::Up(v) => format!("Connected to the bank (server {v})."),
-                    BankStatus::Down(e) => format!("The bank is not reachable: {e}"),
+        <ContextProvider<AppContext> context={state}>
+            <Shell />
+        </ContextProvider<AppContext>>
+    }
+}
+
+/// Header, banner, status and the current page.
+#[component]
+fn Shell() -> Html {
+    let route = use_route();
+    let ctx = use_app();
+    let page = match &route {
+        Route::Home => html! { <Home /> },
+        Route::Login => html! { <Login /> },
+        Route::Withdraw => html! { <Withdraw /> },
+        Route::Pay(id) => html! { <Pay order_id={id.clone()} /> },
+        Route::Send => html! { <Send /> },
+        Route::Receive => html! { <Receive /> },
+        Route::Bank => html! { <Bank /> },
+        Route::History => html! { <History /> },
+        Route::NotFound => html! {
+            <section class="card narrow">
+                <h1>{ "Page not found" }</h1>
+                <p><a href="#/">{ "Back to the wallet" }</a></p>
+            </section>
+        },
+    };
+    html! {
+        <>
+            <a class="skip" href="#main" onclick={Callback::from(|e: MouseEvent| {
+                // The hash is the router's: focus the content instead of navigating.
+                e.prevent_default();
+                if let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("main")) {
+                    let _ = el.unchecked_into::<web_sys::HtmlElement>().focus();
                 }
-            }</p>
-        </main>
+            })}>{ "Skip to content" }</a>
+            <layout::Header route={route.clone()} />
+            <main id="main" class="page" tabindex="-1">
+                <layout::NoticeBanner />
+                <layout::BusyStatus />
+                { page }
+            </main>
+            <footer class="foot muted small">
+                <p>{ "Coins are stored in this browser only. Bank: " }<span id="bank-url-shown">{ ctx.bank_url.clone() }</span></p>
+            </footer>
+        </>
     }
 }

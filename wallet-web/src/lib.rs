@@ -6,7 +6,23 @@
 //!
 //! - [`core`] — storage and transport traits, the wallet and its operations
 //!   (withdraw, pay, swap, send, receive, deposit) with an intent log.
-//! - `services` (wasm) — IndexedDB storage and the `fetch` transport.
-//! - `app`, `components`, `state` (wasm) — the Yew user interface.
+//! - [`input`] — parsing what people type (amounts, payment requests, IBANs).
+//! - [`route`] — the pages and their `/#/…` URLs.
+//! - `services` (wasm) — IndexedDB storage, the `fetch` transport, the tab's
+//!   session, `postMessage` to a shop's page.
+//! - `app`, `components`, `hooks`, `state` (wasm) — the Yew user interface.
 
 pub mod core;
+pub mod input;
+pub mod route;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
+#[cfg(target_arch = "wasm32")]
+mod components;
+#[cfg(target_arch = "wasm32")]
+mod hooks;
+#[cfg(target_arch = "wasm32")]
+pub mod services;
+#[cfg(target_arch = "wasm32")]
+mod state;

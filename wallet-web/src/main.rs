@@ -1,13 +1,9 @@
 //! The cyberwallet: a Yew app compiled to wasm (built by Trunk from the root
-//! `index.html`). This first version connects to the bank that serves it and
-//! shows its health and keys; the wallet proper comes with the cyberwallet issue.
-
-#[cfg(target_arch = "wasm32")]
-mod app;
+//! `index.html`). The app itself is [`wallet_web::app::App`].
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    yew::Renderer::<wallet_web::app::App>::new().render();
 }
 
 #[cfg(not(target_arch = "wasm32"))]

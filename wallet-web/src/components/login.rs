@@ -1,0 +1,153 @@
+//! Connect to a bank: its URL, then register or log in.
+
+use ecash_shared::api::Credentials;
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+
+use super::field::Field;
+use crate::app::open_wallet;
+use crate::core::wallet::Session;
+use crate::hooks::ops::{self, describe_resume};
+use crate::hooks::{navigate, use_app};
+use crate::input::normalize_bank_url;
+use crate::route::Route;
+use crate::services::session::{self, SavedSession};
+use crate::state::{Action, Notice};
+
+/// Bank URL, username, password; register or log in.
+#[component]
+pub fn Login() -> Html {
+    let ctx = use_app();
+    let bank_url = use_state(|| ctx.bank_url.clone());
+    let username = use_state(String::new);
+    let password = use_state(String::new);
+    {
+        // The bank URL is known only once the app has started.
+        let bank_url = bank_url.clone();
+        use_effect_with(ctx.bank_url.clone(), move |url| {
+            if bank_url.is_empty() {
+                bank_url.set(url.clone());
+            }
+        });
+    }
+    let submit = |register: bool| {
+        let ctx = ctx.clone();
+        let (bank_url, username, password) = (bank_url.clone(), username.clone(), password.clone());
+        move || {
+            let url = match normalize_bank_url(&bank_url) {
+                Ok(u) => u,
+                Err(e) => return ctx.dispatch(Action::Notice(Notice::error(e))),
+            };
+            let user = username.trim().to_owned();
+            let pass = (*password).clone();
+            if user.is_empty() || pass.is_empty() {
+                return ctx.dispatch(Action::Notice(Notice::error(
+                    "Enter a username and a password.",
+                )));
+            }
+            if ctx.lock.get() {
+                return ctx.dispatch(Action::Notice(Notice::error(
+                    "Please wait for the running operation to finish.",
+                )));
+            }
+            password.set(String::new());
+            let ctx = ctx.clone();
+            spawn_local(async move {
+                // Another bank: its own database (coins of two banks never mix).
+                let wallet = match (&ctx.wallet, url == ctx.bank_url) {
+                    (Some(w), true) => w.clone(),
+                    _ => match open_wallet(&url).await {
+                        Ok(w) => {
+                            ctx.dispatch(Action::WalletReady {
+                                wallet: w.clone(),
+                                bank_url: url.clone(),
+                                username: None,
+                            });
+                            w
+                        }
+                        Err(e) => {
+                            return ctx.dispatch(Action::Notice(Notice::error(e.to_string())));
+                        }
+                    },
+                };
+                let label = if register {
+                    "Opening your account"
+                } else {
+                    "Logging in"
+                };
+                ops::run_on(
+                    &ctx,
+                    wallet,
+                    label,
+                    move |w| async move {
+                        let creds = Credentials {
+                            username: user.clone(),
+                            password: pass,
+                            merchant: false,
+                        };
+                        if register {
+                            w.client().register(&creds).await?;
+                        }
+                        let login = w.client().login(&creds).await?;
+                        w.set_session(Some(Session {
+                            username: user.clone(),
+                            token: login.token.clone(),
+                        }));
+                        session::save(&SavedSession {
+                            bank_url: url.clone(),
+                            username: user.clone(),
+                            token: login.token,
+                        });
+                        session::save_bank_url(&url);
+                        let resumed = w.resume().await?;
+                        Ok((user, resumed))
+                    },
+                    move |ctx, (user, resumed)| {
+                        ctx.dispatch(Action::LoggedIn(user.clone()));
+                        ctx.dispatch(Action::Resumed(describe_resume(&resumed)));
+                        ctx.dispatch(Action::Notice(Notice::success(if register {
+                            format!("Welcome, {user}: your account is open.")
+                        } else {
+                            format!("Logged in as {user}.")
+                        })));
+                        navigate(&Route::Home);
+                    },
+                );
+            });
+        }
+    };
+    let on_login = {
+        let go = submit(false);
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            go();
+        })
+    };
+    let on_register = {
+        let go = submit(true);
+        Callback::from(move |_: MouseEvent| go())
+    };
+    let busy = ctx.busy.is_some();
+    html! {
+        <section class="card narrow" aria-labelledby="login-title">
+            <h1 id="login-title">{ "Connect to your bank" }</h1>
+            if let Some(u) = &ctx.username {
+                <p class="notice info">{ format!("You are logged in as {u}. Log in again to switch accounts.") }</p>
+            }
+            <form onsubmit={on_login} novalidate=true>
+                <Field id="bank-url" label="Bank URL" kind="url" value={bank_url}
+                    hint="The bank that issues your coins. Usually the address of this page." />
+                <Field id="username" label="Username" value={username} autocomplete="username"
+                    hint="3 to 32 characters: lower-case letters, digits, '.', '_' or '-'." />
+                <Field id="password" label="Password" kind="password" value={password}
+                    autocomplete="current-password" hint="At least 8 characters." />
+                <div class="actions">
+                    <button id="login" type="submit" disabled={busy}>{ "Log in" }</button>
+                    <button id="register" type="button" class="secondary" onclick={on_register} disabled={busy}>
+                        { "Open an account" }
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,13 @@
+//! Hooks: the current route, the app context, and running wallet operations.
+//!
+//! - [`use_route`] — the page from `location.hash`, kept in step with `hashchange`.
+//! - [`use_app`] — the shared [`crate::state::AppContext`].
+//! - [`ops`] — run a wallet operation in the background, one at a time, then
+//!   refresh what the pages show.
+
+pub mod ops;
+mod use_app;
+mod use_route;
+
+pub use use_app::use_app;
+pub use use_route::{navigate, use_route};
