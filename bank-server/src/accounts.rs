@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::Bank;
 use crate::auth::{Authenticated, token_hash};
 use crate::error::{ApiError, BlockingFailed, blocking};
+use crate::pool::CpuPool;
 use crate::storage::{NewAccount, StorageError};
 
 /// Errors of the account endpoints.
@@ -99,14 +100,20 @@ fn verify_password(password: &[u8], hash: &str) -> bool {
 }
 
 /// Argon2id with the default parameters takes 19 MiB and tens of
-/// milliseconds per hash: bound how many run at once, so a burst of logins
-/// cannot exhaust memory or starve the blocking pool.
+/// milliseconds per hash: bound how many wait at once, so a burst of logins
+/// cannot queue without limit.
 fn hashing_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tokio::sync::Semaphore::new(2 * cores)
-    })
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(4 * crate::pool::cores()))
+}
+
+/// The threads that hash passwords (one per core): hashing runs there, not
+/// on the blocking pool, so at most this many 19 MiB Argon2 arenas exist.
+fn password_pool() -> Result<&'static CpuPool, AccountError> {
+    static POOL: OnceLock<Option<CpuPool>> = OnceLock::new();
+    POOL.get_or_init(|| CpuPool::new("argon2", crate::pool::cores()).ok())
+        .as_ref()
+        .ok_or(AccountError::Hashing)
 }
 
 /// A hash to verify against when the user does not exist, so that a login
@@ -132,19 +139,20 @@ async fn create(
         .acquire()
         .await
         .map_err(|_| AccountError::Hashing)?;
-    blocking(move || {
-        let password = Zeroizing::new(creds.password.clone());
-        let password_hash = hash_password(password.as_bytes())?;
-        bank.storage.create_account(&NewAccount {
-            username: creds.username.clone(),
-            password_hash,
-            merchant: creds.merchant,
-            currency: bank.keys.currency(),
-            created_at: crate::now(),
-        })?;
-        Ok::<_, AccountError>(())
-    })
-    .await?;
+    password_pool()?
+        .run(move || {
+            let password = Zeroizing::new(creds.password.clone());
+            let password_hash = hash_password(password.as_bytes())?;
+            bank.storage.create_account(&NewAccount {
+                username: creds.username.clone(),
+                password_hash,
+                merchant: creds.merchant,
+                currency: bank.keys.currency(),
+                created_at: crate::now(),
+            })?;
+            Ok::<_, AccountError>(())
+        })
+        .await??;
     tracing::info!(%username, "account opened");
     Ok(HttpResponse::Created().json(AccountCreated { username }))
 }
@@ -161,27 +169,28 @@ async fn login(
         .acquire()
         .await
         .map_err(|_| AccountError::Hashing)?;
-    let response = blocking(move || {
-        let password = Zeroizing::new(creds.password.clone());
-        let account = bank.storage.account_by_username(&creds.username)?;
-        let hash = account
-            .as_ref()
-            .map_or(dummy_hash(), |a| a.password_hash.as_str());
-        let ok = verify_password(password.as_bytes(), hash);
-        let account = match account {
-            Some(a) if ok => a,
-            _ => return Err(AccountError::InvalidCredentials),
-        };
-        let mut raw = Zeroizing::new([0u8; 32]);
-        getrandom::fill(raw.as_mut()).map_err(|_| AccountError::Rng)?;
-        let token = b64_encode(raw.as_ref());
-        let now = crate::now();
-        let expires_at = now.plus_secs(bank.config.session_ttl_secs);
-        bank.storage
-            .create_session(&token_hash(&token), account.id, expires_at, now)?;
-        Ok(LoginResponse { token, expires_at })
-    })
-    .await?;
+    let response = password_pool()?
+        .run(move || {
+            let password = Zeroizing::new(creds.password.clone());
+            let account = bank.storage.account_by_username(&creds.username)?;
+            let hash = account
+                .as_ref()
+                .map_or(dummy_hash(), |a| a.password_hash.as_str());
+            let ok = verify_password(password.as_bytes(), hash);
+            let account = match account {
+                Some(a) if ok => a,
+                _ => return Err(AccountError::InvalidCredentials),
+            };
+            let mut raw = Zeroizing::new([0u8; 32]);
+            getrandom::fill(raw.as_mut()).map_err(|_| AccountError::Rng)?;
+            let token = b64_encode(raw.as_ref());
+            let now = crate::now();
+            let expires_at = now.plus_secs(bank.config.session_ttl_secs);
+            bank.storage
+                .create_session(&token_hash(&token), account.id, expires_at, now)?;
+            Ok(LoginResponse { token, expires_at })
+        })
+        .await??;
     Ok(HttpResponse::Ok().json(response))
 }
 

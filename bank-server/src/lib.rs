@@ -12,6 +12,7 @@
 //! - [`admin`] — wire in (`POST /v1/admin/credit`).
 //! - [`payout`] — wire out (`POST /v1/accounts/me/payout`), IBAN check.
 //! - [`withdraw`] — account debit → blind signatures; signing of blinded outputs.
+//! - [`pool`] — dedicated worker threads for CPU-heavy work (password hashing).
 //! - [`spend`] — the one path that verifies and spends coins.
 //! - [`deposit`] — coins → the caller's account.
 //! - [`swap`] — coins → fresh blinded coins of equal value.
@@ -31,6 +32,7 @@ pub mod error;
 pub mod health;
 pub mod keys;
 pub mod payout;
+pub mod pool;
 pub mod spend;
 pub mod storage;
 pub mod swap;

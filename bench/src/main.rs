@@ -115,6 +115,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.workload, cli.concurrency, cli.coins_per_request
     );
     let prepared = setup::prepare(&http, &url, &admin, &cli).await?;
+    let setup_rss_kib = started.as_ref().and_then(server::Started::peak_rss_kib);
+    if let Some(s) = &started {
+        if !s.reset_peak_rss() {
+            eprintln!("ecash-load: could not reset the peak RSS counter; the peak includes setup");
+        }
+    }
     eprintln!(
         "ecash-load: running for at most {} s / {} requests",
         cli.seconds, cli.requests
@@ -124,6 +130,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(s) => (s.peak_rss_kib(), Some(s.audit()?)),
         None => (None, None),
     };
+    if let Some(kib) = setup_rss_kib {
+        eprintln!("ecash-load: server peak RSS during setup: {:.1} MB", kib as f64 / 1024.0);
+    }
     report::print(&cli, &result, rss_kib, audit.as_ref());
     if let Some(s) = started {
         s.stop();
