@@ -3,6 +3,7 @@
 //!
 //! - [`client`] — a native wallet client (withdraw, swap, deposit) on `ecash_shared`.
 //! - [`server`] — a real bank-server in this process on port 0, in a temp dir.
+//! - [`wallet_transport`] — the cyberwallet's own logic (`wallet_web::core`) over `reqwest`.
 //! - [`storage_suite`] — the `Storage` trait's test suite, for every backend.
 //!
 //! The tests themselves are in `tests/`.
@@ -10,3 +11,4 @@
 pub mod client;
 pub mod server;
 pub mod storage_suite;
+pub mod wallet_transport;
