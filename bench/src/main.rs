@@ -131,7 +131,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => (None, None),
     };
     if let Some(kib) = setup_rss_kib {
-        eprintln!("ecash-load: server peak RSS during setup: {:.1} MB", kib as f64 / 1024.0);
+        eprintln!(
+            "ecash-load: server peak RSS during setup: {:.1} MB",
+            kib as f64 / 1024.0
+        );
     }
     report::print(&cli, &result, rss_kib, audit.as_ref());
     if let Some(s) = started {
