@@ -31,6 +31,9 @@ pub const DB_NAME: &str = "ecash-wallet";
 /// Schema version: bump it (and extend `upgrade`) when stores are added.
 const DB_VERSION: u32 = 1;
 
+/// How long [`IdbStorage::delete_database`] waits while other connections block it.
+pub const BLOCKED_TIMEOUT_MS: i32 = 3_000;
+
 /// The wallet's records in IndexedDB. Clones share the connection.
 #[derive(Debug, Clone)]
 pub struct IdbStorage {
@@ -96,18 +99,21 @@ impl IdbStorage {
     }
 
     /// Deletes the database `name` (every store, every record). Waits until
-    /// the deletion is done; fails if another connection blocks it.
+    /// the deletion is done. Fails if another connection keeps it blocked for
+    /// [`BLOCKED_TIMEOUT_MS`] (a connection that is closing reports `blocked`
+    /// briefly while its last transactions finish: that is not a failure).
     pub async fn delete_database(name: &str) -> Result<(), StorageError> {
         let req = factory()?
             .delete_database(name)
             .map_err(|e| js_err("deleting the wallet database", &e))?;
-        let blocked = Promise::new(&mut |_resolve, reject| {
-            req.set_onblocked(Some(&reject));
-        });
-        let done = wait_request(&req);
-        let blocked = JsFuture::from(blocked);
-        // Whichever comes first: deleted, failed, or blocked by an open connection.
-        let outcome = futures_select(done, blocked).await;
+        let blocked = JsFuture::from(Promise::new(&mut |resolve, _reject| {
+            req.set_onblocked(Some(&resolve));
+        }));
+        let gave_up = async {
+            let _ = blocked.await;
+            sleep_ms(BLOCKED_TIMEOUT_MS).await;
+        };
+        let outcome = first_of(wait_request(&req), gave_up).await;
         req.set_onblocked(None);
         outcome.map_err(|e| StorageError(format!("deleting the wallet database: {e}")))
     }
@@ -296,22 +302,21 @@ async fn wait_request(req: &IdbRequest) -> Result<(), String> {
     }
 }
 
-/// The first of two futures to finish; `Err` from the second (the "blocked"
-/// promise) reports a blocked deletion.
-async fn futures_select(
+/// The outcome of `done`, unless `give_up` finishes first.
+async fn first_of(
     done: impl std::future::Future<Output = Result<(), String>>,
-    blocked: JsFuture,
+    give_up: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     use std::future::Future;
     use std::pin::pin;
     use std::task::Poll;
     let mut done = pin!(done);
-    let mut blocked = pin!(blocked);
+    let mut give_up = pin!(give_up);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(r) = done.as_mut().poll(cx) {
             return Poll::Ready(r);
         }
-        if blocked.as_mut().poll(cx).is_ready() {
+        if give_up.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(
                 "another tab has the wallet open: close it and try again".into(),
             ));
@@ -319,6 +324,20 @@ async fn futures_select(
         Poll::Pending
     })
     .await
+}
+
+/// Resolves after `ms` milliseconds (at once where there is no window).
+async fn sleep_ms(ms: i32) {
+    let p = Promise::new(&mut |resolve, _reject| {
+        let scheduled = web_sys::window().and_then(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+                .ok()
+        });
+        if scheduled.is_none() {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    });
+    let _ = JsFuture::from(p).await;
 }
 
 fn tx_error(tx: &IdbTransaction) -> String {
