@@ -307,7 +307,6 @@ async fn first_of(
     done: impl std::future::Future<Output = Result<(), String>>,
     give_up: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    use std::future::Future;
     use std::pin::pin;
     use std::task::Poll;
     let mut done = pin!(done);
