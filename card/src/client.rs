@@ -1,0 +1,202 @@
+//! Async purse client over any [`CardTransport`]: what the wallet page (and a shop
+//! terminal) calls. [`transfer`] runs the five-step protocol between two purses, each
+//! on its own transport (two virtual cards, a virtual card and a bridged reader, …).
+
+use ecash_shared::{Amount, Currency};
+
+use crate::Error;
+use crate::apdu::{Command, Response};
+use crate::cert::CardCert;
+use crate::exception::{ClearAuth, ExceptionRecord};
+use crate::host::{cmd, parse_select};
+use crate::load::{LoadAuth, LoadReceipt};
+use crate::log::LogEntry;
+use crate::pin::Pin;
+use crate::purse::{PurseStatus, parse_balance};
+use crate::risk::UnlockAuth;
+use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
+use crate::transport::{CardHandle, CardTransport};
+use crate::unload::{UnloadOrder, UnloadProof};
+
+/// A connected, selected purse.
+#[derive(Debug)]
+pub struct PurseClient<T: CardTransport> {
+    transport: T,
+    handle: CardHandle,
+    cert: Option<CardCert>,
+}
+
+impl<T: CardTransport> PurseClient<T> {
+    /// Connects to the card in `reader` and selects the purse.
+    pub async fn connect(mut transport: T, reader: &str) -> Result<Self, Error> {
+        let connected = transport.connect(reader).await?;
+        let mut client = PurseClient {
+            transport,
+            handle: connected.handle,
+            cert: None,
+        };
+        client.select().await?;
+        Ok(client)
+    }
+
+    /// The purse's certificate (after SELECT on a personalized purse).
+    pub fn cert(&self) -> Option<&CardCert> {
+        self.cert.as_ref()
+    }
+
+    /// The transport and handle.
+    pub fn handle(&self) -> CardHandle {
+        self.handle
+    }
+
+    /// Sends one command; the data on `9000`, [`Error::Status`] otherwise.
+    pub async fn exchange(&mut self, command: &Command) -> Result<Vec<u8>, Error> {
+        let bytes = command.to_bytes()?;
+        let response = self.transport.transmit(self.handle, &bytes).await?;
+        Response::parse(&response)?.into_result()
+    }
+
+    /// SELECT (again, e.g. after a reset); reads the certificate.
+    pub async fn select(&mut self) -> Result<Option<&CardCert>, Error> {
+        let data = self.exchange(&cmd::select()).await?;
+        self.cert = parse_select(&data)?;
+        Ok(self.cert.as_ref())
+    }
+
+    fn require_cert(&self) -> Result<&CardCert, Error> {
+        self.cert
+            .as_ref()
+            .ok_or(Error::Mismatch("the purse is not personalized"))
+    }
+
+    /// VERIFY the PIN. A wrong PIN is `Error::Status(63Cx)` (x tries left), a blocked
+    /// one `Error::Status(6983)`.
+    pub async fn verify_pin(&mut self, pin: &Pin) -> Result<(), Error> {
+        self.exchange(&cmd::verify(pin)).await.map(drop)
+    }
+
+    /// CHANGE REFERENCE DATA.
+    pub async fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<(), Error> {
+        self.exchange(&cmd::change_pin(old, new)).await.map(drop)
+    }
+
+    /// RESET RETRY COUNTER with the PUK.
+    pub async fn unblock_pin(&mut self, puk: &Pin, new: &Pin) -> Result<(), Error> {
+        self.exchange(&cmd::reset_retry_counter(puk, new))
+            .await
+            .map(drop)
+    }
+
+    /// GET STATUS.
+    pub async fn status(&mut self) -> Result<PurseStatus, Error> {
+        PurseStatus::parse(&self.exchange(&cmd::get_status()).await?)
+    }
+
+    /// GET BALANCE.
+    pub async fn balance(&mut self) -> Result<(Amount, Currency), Error> {
+        parse_balance(&self.exchange(&cmd::get_balance()).await?)
+    }
+
+    /// The transaction log, newest first (a personal purse needs its PIN).
+    pub async fn log(&mut self) -> Result<Vec<LogEntry>, Error> {
+        let n = self.status().await?.log_entries;
+        let mut out = Vec::with_capacity(usize::from(n));
+        for i in 0..n {
+            out.push(LogEntry::parse(&self.exchange(&cmd::get_log(i)).await?)?);
+        }
+        Ok(out)
+    }
+
+    /// The exception log (card-signed records, oldest first), to upload to the bank.
+    pub async fn exceptions(&mut self) -> Result<Vec<ExceptionRecord>, Error> {
+        let n = self.status().await?.exceptions;
+        let mut out = Vec::with_capacity(usize::from(n));
+        for i in 0..n {
+            out.push(ExceptionRecord::parse(
+                &self.exchange(&cmd::get_exception(i)).await?,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// LOAD an issuer authorization.
+    pub async fn load(&mut self, auth: &LoadAuth) -> Result<LoadReceipt, Error> {
+        LoadReceipt::parse(&self.exchange(&cmd::load(auth)).await?)
+    }
+
+    /// UNLOAD to the bank (PIN first).
+    pub async fn unload(&mut self, order: &UnloadOrder) -> Result<UnloadProof, Error> {
+        UnloadProof::parse(&self.exchange(&cmd::unload(order)).await?)
+    }
+
+    /// UNLOCK with an issuer authorization.
+    pub async fn unlock(&mut self, auth: &UnlockAuth) -> Result<(), Error> {
+        self.exchange(&cmd::unlock(auth)).await.map(drop)
+    }
+
+    /// CLEAR EXCEPTIONS with an issuer authorization.
+    pub async fn clear_exceptions(&mut self, auth: &ClearAuth) -> Result<(), Error> {
+        self.exchange(&cmd::clear_exceptions(auth)).await.map(drop)
+    }
+
+    /// ABORT the transfer in progress (0 nothing, 1 start dropped, 2 exception logged).
+    pub async fn abort(&mut self) -> Result<u8, Error> {
+        let data = self.exchange(&cmd::abort()).await?;
+        data.first()
+            .copied()
+            .ok_or(Error::Malformed("empty ABORT response"))
+    }
+
+    /// The payee's last ACK, to finish a transfer whose ACK was lost.
+    pub async fn resend_ack(&mut self) -> Result<Ack, Error> {
+        Ack::parse(&self.exchange(&cmd::resend(1)).await?)
+    }
+
+    /// Disconnects and gives the transport back.
+    pub async fn disconnect(mut self) -> Result<T, Error> {
+        self.transport.disconnect(self.handle).await?;
+        Ok(self.transport)
+    }
+}
+
+/// Pays `amount` from `payer` to `payee` (the payer's PIN verified first). On error
+/// both purses keep a consistent state: retry, [`PurseClient::abort`], or settle later
+/// through the exception logs.
+pub async fn transfer<A: CardTransport, B: CardTransport>(
+    payer: &mut PurseClient<A>,
+    payee: &mut PurseClient<B>,
+    amount: Amount,
+    purpose: Purpose,
+    day: u32,
+) -> Result<Terms, Error> {
+    let payer_cert = payer.require_cert()?.clone();
+    let payee_cert = payee.require_cert()?.clone();
+    let seq = payer
+        .exchange(&cmd::start_from(&StartFrom {
+            payee: payee_cert,
+            amount,
+            purpose,
+            day,
+        }))
+        .await?;
+    let payer_seq = u32::from_be_bytes(
+        seq.as_slice()
+            .try_into()
+            .map_err(|_| Error::Malformed("payer_seq"))?,
+    );
+    let request = Request::parse(
+        &payee
+            .exchange(&cmd::start_to(&StartTo {
+                payer: payer_cert,
+                amount,
+                purpose,
+                payer_seq,
+                day,
+            }))
+            .await?,
+    )?;
+    let value = Value::parse(&payer.exchange(&cmd::req(&request)).await?)?;
+    let ack = Ack::parse(&payee.exchange(&cmd::val(&value)).await?)?;
+    payer.exchange(&cmd::ack(&ack)).await?;
+    Ok(ack.body.0)
+}

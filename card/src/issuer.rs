@@ -1,0 +1,336 @@
+//! The issuer's side (the bank): certify cards, authorize loads, unlocks and clearances,
+//! check unload proofs, and settle exception logs.
+//!
+//! [`Issuer`] is the signing part the bank embeds. [`Ledger`] is an in-memory reference
+//! of the records the bank must keep — the tests use it as "the bank", and its methods
+//! spell out what the bank's endpoints must do with their database:
+//!
+//! | ledger method | bank endpoint (to be wired) | bank must store |
+//! |---|---|---|
+//! | [`Ledger::certify`] | `POST /v1/cards` {card_pub, mode} → cert | card id (unique), cert |
+//! | [`Ledger::authorize_load`] | `POST /v1/cards/{id}/loads` {amount, payment} → auth | `(card_id, load_seq)` unique, amount, kind — before answering |
+//! | [`Ledger::loads_from`] | `GET /v1/cards/{id}/loads?from=seq` | – (re-send stored auths) |
+//! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique |
+//! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
+//! | [`Ledger::recover`] | (same call, or a periodic job) | `(payer, payer_seq)` recovered once |
+//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` (staff) | next unlock seq |
+//!
+//! Money: a bank load takes money from the customer (coins deposited or an account
+//! debited) into a "cards outstanding" liability; an unload moves it back to an account;
+//! a recovery re-loads value the archive proved lost (it was already counted as
+//! outstanding). Total on cards ≤ loaded − unloaded at all times.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ecash_shared::{Amount, Currency};
+
+use crate::Error;
+use crate::cert::{CardCert, CardProfile};
+use crate::exception::{ClearAuth, ClearAuthBody, ExceptionKind, ExceptionRecord};
+use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
+use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
+use crate::message::Signed;
+use crate::risk::{UnlockAuth, UnlockAuthBody};
+use crate::transfer::Terms;
+use crate::unload::UnloadProof;
+
+/// The issuer's signing key and what it signs.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    key: IssuerKey,
+}
+
+impl Issuer {
+    /// An issuer with this key.
+    pub fn new(key: IssuerKey) -> Self {
+        Issuer { key }
+    }
+
+    /// The public key written into every card at INITIALIZE.
+    pub fn public_key(&self) -> IssuerPublicKey {
+        self.key.public()
+    }
+
+    /// Certifies a card key (the card proved nothing: it is the issuer who personalizes
+    /// the card, right after INITIALIZE revealed the key).
+    pub fn certify(&self, card_id: CardId, card_pub: CardPublicKey, profile: CardProfile) -> CardCert {
+        CardCert::issue(&self.key, card_id, card_pub, profile)
+    }
+
+    /// Signs a load authorization.
+    pub fn sign_load(&self, body: LoadAuthBody) -> LoadAuth {
+        Signed::by_issuer(body, &self.key)
+    }
+
+    /// Signs an unlock.
+    pub fn sign_unlock(&self, body: UnlockAuthBody) -> UnlockAuth {
+        Signed::by_issuer(body, &self.key)
+    }
+
+    /// Signs an exception-log clearance.
+    pub fn sign_clear(&self, body: ClearAuthBody) -> ClearAuth {
+        Signed::by_issuer(body, &self.key)
+    }
+
+    /// Checks a certificate is ours.
+    pub fn check_cert(&self, cert: &CardCert) -> Result<(), Error> {
+        cert.verify(&self.public_key())
+    }
+
+    /// Checks an unload proof against the card's certificate.
+    pub fn check_unload(&self, cert: &CardCert, proof: &UnloadProof) -> Result<(), Error> {
+        self.check_cert(cert)?;
+        proof.verify_card(&cert.card_pub)?;
+        if proof.body.card_id != cert.card_id || proof.body.currency != cert.profile.currency {
+            return Err(Error::Mismatch("unload proof does not match the card"));
+        }
+        Ok(())
+    }
+
+    /// Checks an exception record against the certificate of the card that signed it,
+    /// and that the card is the side of the transfer the record's kind says.
+    pub fn check_exception(&self, cert: &CardCert, record: &ExceptionRecord) -> Result<(), Error> {
+        self.check_cert(cert)?;
+        record.verify_card(&cert.card_pub)?;
+        let b = &record.body;
+        let side = match b.kind {
+            ExceptionKind::UnackedDebit => b.terms.payer,
+            ExceptionKind::AbandonedCredit => b.terms.payee,
+        };
+        if b.card_id != cert.card_id || side != cert.card_id {
+            return Err(Error::Mismatch("exception record does not match the card"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CardAccount {
+    cert: CardCert,
+    /// Load authorizations in sequence order: `loads[i]` has `load_seq = i + 1`.
+    loads: Vec<LoadAuth>,
+    unloads: BTreeMap<u32, Amount>,
+    next_unlock_seq: u32,
+}
+
+/// In-memory reference of the bank's card records (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    issuer: Issuer,
+    cards: BTreeMap<CardId, CardAccount>,
+    /// Unacked debits by (payer, payer_seq) and abandoned credits by (payee, payee_seq).
+    unacked: BTreeMap<(CardId, u32), Terms>,
+    abandoned: BTreeMap<(CardId, u32), Terms>,
+    recovered: BTreeSet<(CardId, u32)>,
+    archived: BTreeSet<(CardId, u32)>,
+    loaded: Amount,
+    unloaded: Amount,
+    day: u32,
+}
+
+impl Ledger {
+    /// An empty ledger for `issuer`.
+    pub fn new(issuer: Issuer) -> Self {
+        Ledger {
+            issuer,
+            cards: BTreeMap::new(),
+            unacked: BTreeMap::new(),
+            abandoned: BTreeMap::new(),
+            recovered: BTreeSet::new(),
+            archived: BTreeSet::new(),
+            loaded: Amount::ZERO,
+            unloaded: Amount::ZERO,
+            day: 0,
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Issuer {
+        &self.issuer
+    }
+
+    /// Sets the issuer's date (days since 1970-01-01) put into authorizations.
+    pub fn set_day(&mut self, day: u32) {
+        self.day = day;
+    }
+
+    /// Certifies a new card under `card_id` (unique).
+    pub fn certify(
+        &mut self,
+        card_id: CardId,
+        card_pub: CardPublicKey,
+        profile: CardProfile,
+    ) -> Result<CardCert, Error> {
+        if self.cards.contains_key(&card_id) {
+            return Err(Error::Mismatch("card id already issued"));
+        }
+        let cert = self.issuer.certify(card_id, card_pub, profile);
+        self.cards.insert(
+            card_id,
+            CardAccount {
+                cert: cert.clone(),
+                loads: Vec::new(),
+                unloads: BTreeMap::new(),
+                next_unlock_seq: 1,
+            },
+        );
+        Ok(cert)
+    }
+
+    fn account(&self, card_id: CardId) -> Result<&CardAccount, Error> {
+        self.cards
+            .get(&card_id)
+            .ok_or(Error::Mismatch("unknown card"))
+    }
+
+    fn account_mut(&mut self, card_id: CardId) -> Result<&mut CardAccount, Error> {
+        self.cards
+            .get_mut(&card_id)
+            .ok_or(Error::Mismatch("unknown card"))
+    }
+
+    /// The certificate of a card.
+    pub fn cert(&self, card_id: CardId) -> Result<&CardCert, Error> {
+        self.account(card_id).map(|a| &a.cert)
+    }
+
+    /// Records and signs the card's next load (money already taken from the customer).
+    pub fn authorize_load(
+        &mut self,
+        card_id: CardId,
+        amount: Amount,
+        kind: LoadKind,
+    ) -> Result<LoadAuth, Error> {
+        if amount.is_zero() {
+            return Err(Error::Mismatch("zero load"));
+        }
+        let day = self.day;
+        let issuer = self.issuer.clone();
+        let account = self.account_mut(card_id)?;
+        let load_seq = u32::try_from(account.loads.len() + 1)
+            .map_err(|_| Error::Mismatch("load sequence exhausted"))?;
+        let currency: Currency = account.cert.profile.currency;
+        let auth = issuer.sign_load(LoadAuthBody {
+            card_id,
+            currency,
+            amount,
+            load_seq,
+            kind,
+            day,
+        });
+        account.loads.push(auth.clone());
+        if kind == LoadKind::Bank {
+            self.loaded = self.loaded.checked_add(amount)?;
+        }
+        Ok(auth)
+    }
+
+    /// Every stored authorization from `load_seq` on (the card's next one first).
+    pub fn loads_from(&self, card_id: CardId, load_seq: u32) -> Result<Vec<LoadAuth>, Error> {
+        let account = self.account(card_id)?;
+        let skip = usize::try_from(load_seq.saturating_sub(1)).unwrap_or(usize::MAX);
+        Ok(account.loads.iter().skip(skip).cloned().collect())
+    }
+
+    /// Accepts an unload proof once; returns the amount to credit to the destination
+    /// the first time, and zero for a repeat.
+    pub fn accept_unload(&mut self, proof: &UnloadProof) -> Result<Amount, Error> {
+        let card_id = proof.body.card_id;
+        let cert = self.account(card_id)?.cert.clone();
+        self.issuer.check_unload(&cert, proof)?;
+        let amount = proof.body.amount;
+        let account = self.account_mut(card_id)?;
+        if account.unloads.contains_key(&proof.body.unload_seq) {
+            return Ok(Amount::ZERO);
+        }
+        account.unloads.insert(proof.body.unload_seq, amount);
+        self.unloaded = self.unloaded.checked_add(amount)?;
+        Ok(amount)
+    }
+
+    /// Stores a card's exception records (all of them, in order, as GET EXCEPTION read
+    /// them) and answers the clearance for the highest id stored.
+    pub fn accept_exceptions(
+        &mut self,
+        card_id: CardId,
+        records: &[ExceptionRecord],
+    ) -> Result<Option<ClearAuth>, Error> {
+        let cert = self.account(card_id)?.cert.clone();
+        for r in records {
+            self.issuer.check_exception(&cert, r)?;
+        }
+        let mut up_to = None;
+        for r in records {
+            let b = r.body;
+            up_to = up_to.max(Some(b.exception_id));
+            if !self.archived.insert((card_id, b.exception_id)) {
+                continue;
+            }
+            match b.kind {
+                ExceptionKind::UnackedDebit => {
+                    self.unacked.insert((b.terms.payer, b.terms.payer_seq), b.terms);
+                }
+                ExceptionKind::AbandonedCredit => {
+                    self.abandoned
+                        .insert((b.terms.payee, b.terms.payee_seq), b.terms);
+                }
+            }
+        }
+        Ok(up_to.map(|up_to| self.issuer.sign_clear(ClearAuthBody { card_id, up_to })))
+    }
+
+    /// Transfers proven lost (an unacked debit and an abandoned credit with the same
+    /// terms) and not yet recovered: each gets a recovery load for the payer, once.
+    pub fn recover(&mut self) -> Result<Vec<LoadAuth>, Error> {
+        let lost: Vec<Terms> = self
+            .unacked
+            .iter()
+            .filter(|(key, t)| {
+                !self.recovered.contains(key)
+                    && self.abandoned.get(&(t.payee, t.payee_seq)) == Some(t)
+            })
+            .map(|(_, t)| *t)
+            .collect();
+        let mut out = Vec::new();
+        for t in lost {
+            self.recovered.insert((t.payer, t.payer_seq));
+            out.push(self.authorize_load(t.payer, t.amount, LoadKind::Recovery)?);
+        }
+        Ok(out)
+    }
+
+    /// Signs the card's next unlock.
+    pub fn authorize_unlock(&mut self, card_id: CardId) -> Result<UnlockAuth, Error> {
+        let day = self.day;
+        let issuer = self.issuer.clone();
+        let account = self.account_mut(card_id)?;
+        let unlock_seq = account.next_unlock_seq;
+        account.next_unlock_seq = unlock_seq
+            .checked_add(1)
+            .ok_or(Error::Mismatch("unlock sequence exhausted"))?;
+        Ok(issuer.sign_unlock(UnlockAuthBody {
+            card_id,
+            unlock_seq,
+            day,
+        }))
+    }
+
+    /// Money taken in for bank loads.
+    pub fn total_loaded(&self) -> Amount {
+        self.loaded
+    }
+
+    /// Money paid out for unloads.
+    pub fn total_unloaded(&self) -> Amount {
+        self.unloaded
+    }
+
+    /// Value the issuer has re-credited after proven losses.
+    pub fn total_recovered(&self) -> Amount {
+        let amounts = self
+            .recovered
+            .iter()
+            .filter_map(|k| self.unacked.get(k).map(|t| t.amount));
+        Amount::checked_sum(amounts).unwrap_or(Amount::from_minor(u64::MAX))
+    }
+}
