@@ -88,7 +88,8 @@ pub fn valid_password(p: &str) -> bool {
     (8..=256).contains(&p.len())
 }
 
-fn hash_password(password: &[u8]) -> Result<String, AccountError> {
+/// An Argon2id PHC string of `password` (default parameters, fresh salt).
+pub(crate) fn hash_password(password: &[u8]) -> Result<String, AccountError> {
     Argon2::default()
         .hash_password(password)
         .map(|h| h.to_string())

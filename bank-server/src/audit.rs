@@ -3,25 +3,32 @@
 //!
 //! ```text
 //! wired in − wired out = account balances + value of coins signed − value of coins spent
+//!                        + refunds granted − refunds claimed
 //! ```
 //!
-//! and also: every account's balance is the sum of its ledger entries, every
-//! swap spent exactly the value it signed, and every spent coin carries a
-//! valid bank signature (RFC 9474 verify with its keyset) and a valid coin
-//! signature over the message it was spent for. `bank-server audit` runs this
-//! and exits non-zero on any problem; tests call [`audit`] directly.
+//! (a refund debits the merchant at once; the payer claims it later as fresh
+//! coins, which then count as coins signed) and also: every account's balance
+//! is the sum of its ledger entries, every swap spent exactly the value it
+//! signed, every paid order was paid by coins worth its amount, each signed
+//! for its contract hash (recomputed from the order's fields), merchant
+//! credits and refund debits in the ledger match the orders, no order has
+//! more refunded than paid or more claimed than refunded, and every spent
+//! coin carries a valid bank signature (RFC 9474 verify with its keyset) and
+//! a valid coin signature over the message it was spent for.
+//! `bank-server audit` runs this and exits non-zero on any problem; tests
+//! call [`audit`] directly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use ecash_shared::api::LedgerKind;
+use ecash_shared::api::{Contract, LedgerKind};
 use ecash_shared::blind_rsa::PublicKey;
 use ecash_shared::encoding::{Bytes, b64_encode};
-use ecash_shared::{Amount, Coin, CoinPub, Currency, Keyset, KeysetId};
+use ecash_shared::{Amount, Coin, CoinPub, Currency, Keyset, KeysetId, SpendMessage};
 
 use crate::storage::{
-    AccountId, AccountRecord, AuditLedgerRow, AuditVisitor, KeysetRecord, OpId, SpentCoin, Storage,
-    StorageError,
+    AccountId, AccountRecord, AuditLedgerRow, AuditVisitor, KeysetRecord, OpId, OrderRecord,
+    SpentCoin, Storage, StorageError,
 };
 
 /// Sums of one currency, in minor units (wide, so no sum can overflow).
@@ -37,17 +44,29 @@ pub struct CurrencyTotals {
     pub coins_signed: i128,
     /// Value of all coins in the spent set.
     pub coins_spent: i128,
+    /// Refunds merchants granted (ledger debits of kind `refund`).
+    pub refunds_granted: i128,
+    /// Refunds payers claimed as fresh coins (also part of `coins_signed`).
+    pub refunds_claimed: i128,
+    /// Merchant credits for paid orders (ledger credits of kind `order_payment`).
+    pub order_payments: i128,
 }
 
 impl CurrencyTotals {
     /// Whether the conservation equation holds.
     pub fn balanced(&self) -> bool {
-        self.wired_in - self.wired_out == self.balances + self.coins_signed - self.coins_spent
+        self.wired_in - self.wired_out
+            == self.balances + self.coins_outstanding() + self.refunds_unclaimed()
     }
 
     /// Value of coins outstanding (signed, not yet spent).
     pub fn coins_outstanding(&self) -> i128 {
         self.coins_signed - self.coins_spent
+    }
+
+    /// Refunds granted but not yet claimed: owed to payers.
+    pub fn refunds_unclaimed(&self) -> i128 {
+        self.refunds_granted - self.refunds_claimed
     }
 }
 
@@ -62,6 +81,8 @@ pub struct AuditReport {
     pub ledger_entries: usize,
     /// Number of coins in the spent set.
     pub spent_coins: usize,
+    /// Number of merchant orders.
+    pub orders: usize,
     /// Everything that does not add up; empty when the books are clean.
     pub problems: Vec<String>,
 }
@@ -78,21 +99,25 @@ impl fmt::Display for AuditReport {
         for (c, t) in &self.currencies {
             writeln!(
                 f,
-                "{c}: wired in {} - wired out {} = balances {} + coins signed {} - coins spent {} ({})",
+                "{c}: wired in {} - wired out {} = balances {} + coins signed {} - coins spent {} \
+                 + refunds granted {} - refunds claimed {} ({})",
                 t.wired_in,
                 t.wired_out,
                 t.balances,
                 t.coins_signed,
                 t.coins_spent,
+                t.refunds_granted,
+                t.refunds_claimed,
                 if t.balanced() { "balanced" } else { "MISMATCH" }
             )?;
         }
         writeln!(
             f,
-            "{} accounts, {} ledger entries, {} spent coins",
+            "{} accounts, {} ledger entries, {} spent coins, {} orders",
             self.balances.len(),
             self.ledger_entries,
-            self.spent_coins
+            self.spent_coins,
+            self.orders
         )?;
         if self.problems.is_empty() {
             writeln!(f, "audit: clean")
@@ -119,6 +144,18 @@ struct Collector {
     account_sums: HashMap<AccountId, AccountSums>,
     swaps: HashMap<OpId, (Currency, Amount)>,
     spent_by_op: HashMap<OpId, i128>,
+    /// Paid orders by payment operation: (order id, amount, contract hash).
+    payments: HashMap<OpId, (String, Amount, [u8; 32])>,
+    /// Orders by id: (currency, refunded, refund_claimed).
+    orders: HashMap<String, (Currency, Amount, Amount)>,
+    /// Paid order amounts per currency.
+    paid_totals: BTreeMap<Currency, i128>,
+    /// Refunds table rows summed per order.
+    refunds_by_order: HashMap<String, i128>,
+    /// Refund claims summed per order.
+    claims_by_order: HashMap<String, i128>,
+    /// Refunds table rows summed per currency.
+    refund_rows: BTreeMap<Currency, i128>,
 }
 
 impl Collector {
@@ -187,6 +224,8 @@ impl AuditVisitor for Collector {
             (LedgerKind::Credit, true) => self.totals(row.currency).wired_in += amount,
             (LedgerKind::Payout, false) => self.totals(row.currency).wired_out += amount,
             (LedgerKind::Withdraw, false) | (LedgerKind::Deposit, true) => {}
+            (LedgerKind::OrderPayment, true) => self.totals(row.currency).order_payments += amount,
+            (LedgerKind::Refund, false) => self.totals(row.currency).refunds_granted += amount,
             (kind, credit) => self.report.problems.push(format!(
                 "ledger entry of kind {kind:?} with credit={credit} is not expected"
             )),
@@ -205,11 +244,80 @@ impl AuditVisitor for Collector {
         self.swaps.insert(op_id, (currency, value));
     }
 
+    fn order(&mut self, o: OrderRecord) {
+        self.report.orders += 1;
+        let n = &o.order;
+        let contract = Contract {
+            order_id: n.id.clone(),
+            merchant: n.merchant_name.clone(),
+            amount: n.amount,
+            currency: n.currency,
+            summary: n.summary.clone(),
+            fulfillment_url: n.fulfillment_url.clone(),
+            allowed_origin: n.allowed_origin.clone(),
+            created_at: n.created_at,
+            expires_at: n.expires_at,
+            contract_hash: n.contract_hash,
+        };
+        if !contract.hash_is_valid() {
+            self.report.problems.push(format!(
+                "order {}: contract hash does not match its fields",
+                n.id
+            ));
+        }
+        if o.refunded > n.amount || o.refund_claimed > o.refunded {
+            self.report.problems.push(format!(
+                "order {}: amount {}, refunded {}, claimed {}",
+                n.id,
+                n.amount.minor(),
+                o.refunded.minor(),
+                o.refund_claimed.minor()
+            ));
+        }
+        if let Some(p) = &o.payment {
+            *self.paid_totals.entry(n.currency).or_default() += i128::from(n.amount.minor());
+            self.payments
+                .insert(p.op_id, (n.id.clone(), n.amount, n.contract_hash));
+        } else if !o.refunded.is_zero() {
+            self.report
+                .problems
+                .push(format!("order {}: refunded but never paid", n.id));
+        }
+        self.orders
+            .insert(n.id.clone(), (n.currency, o.refunded, o.refund_claimed));
+    }
+
+    fn refund(&mut self, order_id: String, currency: Currency, amount: Amount) {
+        let amount = i128::from(amount.minor());
+        *self.refund_rows.entry(currency).or_default() += amount;
+        *self.refunds_by_order.entry(order_id).or_default() += amount;
+    }
+
+    fn refund_claim(&mut self, order_id: String, currency: Currency, value: Amount) {
+        let value = i128::from(value.minor());
+        let t = self.totals(currency);
+        t.coins_signed += value;
+        t.refunds_claimed += value;
+        *self.claims_by_order.entry(order_id).or_default() += value;
+    }
+
     fn spent(&mut self, coin: SpentCoin, op_id: OpId) {
         self.report.spent_coins += 1;
         let value = i128::from(coin.value.minor());
         self.totals(coin.currency).coins_spent += value;
         *self.spent_by_op.entry(op_id).or_default() += value;
+        if let Some((_, _, contract_hash)) = self.payments.get(&op_id) {
+            let expected = SpendMessage::Pay {
+                contract_hash: *contract_hash,
+            }
+            .to_bytes();
+            if coin.spend_msg != expected {
+                self.report.problems.push(format!(
+                    "coin {}: paid an order but was signed for something else",
+                    b64_encode(&coin.coin_pub)
+                ));
+            }
+        }
         if let Err(problem) = self.check_coin(&coin) {
             self.report.problems.push(problem);
         }
@@ -224,9 +332,10 @@ pub fn audit(storage: &dyn Storage) -> Result<AuditReport, StorageError> {
     for (cur, t) in &c.report.currencies {
         if !t.balanced() {
             problems.push(format!(
-                "{cur}: wired in - wired out = {} but balances + outstanding coins = {}",
+                "{cur}: wired in - wired out = {} but balances + outstanding coins \
+                 + unclaimed refunds = {}",
                 t.wired_in - t.wired_out,
-                t.balances + t.coins_outstanding()
+                t.balances + t.coins_outstanding() + t.refunds_unclaimed()
             ));
         }
     }
@@ -266,6 +375,57 @@ pub fn audit(storage: &dyn Storage) -> Result<AuditReport, StorageError> {
             ));
         }
     }
+    merchant_checks(&c, &mut problems);
     c.report.problems.extend(problems);
     Ok(c.report)
+}
+
+/// Orders against the spent set and the ledger.
+fn merchant_checks(c: &Collector, problems: &mut Vec<String>) {
+    for (op, (order_id, amount, _)) in &c.payments {
+        let spent = c.spent_by_op.get(op).copied().unwrap_or(0);
+        if spent != i128::from(amount.minor()) {
+            problems.push(format!(
+                "order {order_id}: costs {} but its payment spent {spent}",
+                amount.minor()
+            ));
+        }
+    }
+    for (id, (_, refunded, claimed)) in &c.orders {
+        let rows = c.refunds_by_order.get(id).copied().unwrap_or(0);
+        if rows != i128::from(refunded.minor()) {
+            problems.push(format!(
+                "order {id}: refunded {} but its refunds sum to {rows}",
+                refunded.minor()
+            ));
+        }
+        let claims = c.claims_by_order.get(id).copied().unwrap_or(0);
+        if claims != i128::from(claimed.minor()) {
+            problems.push(format!(
+                "order {id}: claimed {} but its claims sum to {claims}",
+                claimed.minor()
+            ));
+        }
+    }
+    for id in c.refunds_by_order.keys().chain(c.claims_by_order.keys()) {
+        if !c.orders.contains_key(id) {
+            problems.push(format!("refund or claim for missing order {id}"));
+        }
+    }
+    for (cur, t) in &c.report.currencies {
+        let paid = c.paid_totals.get(cur).copied().unwrap_or(0);
+        if t.order_payments != paid {
+            problems.push(format!(
+                "{cur}: merchants were credited {} for orders but paid orders total {paid}",
+                t.order_payments
+            ));
+        }
+        let rows = c.refund_rows.get(cur).copied().unwrap_or(0);
+        if t.refunds_granted != rows {
+            problems.push(format!(
+                "{cur}: merchants were debited {} for refunds but refunds total {rows}",
+                t.refunds_granted
+            ));
+        }
+    }
 }

@@ -2,6 +2,8 @@
 //! arguments serves a demo bank on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use ecash_shared::{Amount, Currency};
 
@@ -42,6 +44,30 @@ pub struct Config {
     pub db_readers: usize,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// Serve the demo shop (`/shop`, `POST /shop/api/orders`) and keep its
+    /// merchant account "Demo Shop" (created at start if missing).
+    pub demo_shop: bool,
+    /// Shift of the merchant endpoints' clock (order creation, expiry,
+    /// receipts). Zero in production; tests move it forward to expire orders
+    /// without sleeping.
+    pub clock_offset: ClockOffset,
+}
+
+/// Seconds added to the merchant endpoints' clock, shared by every clone of a
+/// [`Config`] (tests hold one and move time forward).
+#[derive(Debug, Clone, Default)]
+pub struct ClockOffset(Arc<AtomicI64>);
+
+impl ClockOffset {
+    /// The current shift in seconds.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward by `secs` (backward if negative).
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::Relaxed);
+    }
 }
 
 /// One year in seconds.
@@ -63,6 +89,8 @@ impl Default for Config {
             session_ttl_secs: 24 * 3600,
             db_readers: 4,
             workers: None,
+            demo_shop: false,
+            clock_offset: ClockOffset::default(),
         }
     }
 }

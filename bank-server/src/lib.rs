@@ -17,6 +17,12 @@
 //! - [`deposit`] — coins → the caller's account.
 //! - [`swap`] — coins → fresh blinded coins of equal value.
 //! - [`coin_state`] — spent or unspent, per coin.
+//! - [`merchant`] — merchant accounts, order ids, contracts, receipts, order notifications.
+//! - [`orders`] — create and list orders; contract, status (long poll) and QR code.
+//! - [`pay`] — coins → a paid order and a bank-signed receipt.
+//! - [`refund`] — a merchant's refund, and the payer's anonymous claim as fresh coins.
+//! - [`embed`] — `/embed/checkout.js`, the shop-side checkout script.
+//! - [`shop`] — the demo shop at `/shop`.
 //! - [`audit`] — conservation of money and validity of every spent coin.
 //! - [`health`] — `GET /v1/health`.
 //! - [`web`] — static files: the cyberwallet built by Trunk, served at `/`.
@@ -28,11 +34,17 @@ pub mod auth;
 pub mod coin_state;
 pub mod config;
 pub mod deposit;
+pub mod embed;
 pub mod error;
 pub mod health;
 pub mod keys;
+pub mod merchant;
+pub mod orders;
+pub mod pay;
 pub mod payout;
 pub mod pool;
+pub mod refund;
+pub mod shop;
 pub mod spend;
 pub mod storage;
 pub mod swap;
@@ -71,6 +83,8 @@ pub struct Bank {
     pub config: Arc<Config>,
     /// SHA-256 of the operator token, if the operator endpoints are enabled.
     pub admin_token_hash: Option<[u8; 32]>,
+    /// Wakes long-polled order status requests.
+    pub order_events: Arc<merchant::OrderEvents>,
 }
 
 impl std::fmt::Debug for Bank {
@@ -111,20 +125,26 @@ impl Bank {
     pub fn with_storage(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Bank> {
         let keys = keys::load_or_create(&config, &*storage, now())?;
         let admin_token_hash = config.admin_token.as_deref().map(auth::token_hash);
+        if config.demo_shop {
+            merchant::ensure_demo_shop(&*storage, &config)?;
+        }
         Ok(Bank {
             storage,
             keys: Arc::new(keys),
             config: Arc::new(config),
             admin_token_hash,
+            order_events: Arc::default(),
         })
     }
 }
 
 /// Registers every route of the server: the API under `/v1` (unknown routes
-/// there answer a JSON 404) and the wallet's static files at `/`.
+/// there answer a JSON 404), the checkout embed, the demo shop (if enabled)
+/// and the wallet's static files at `/`.
 pub fn configure(bank: Bank) -> impl FnOnce(&mut aweb::ServiceConfig) + Clone + use<> {
     move |cfg: &mut aweb::ServiceConfig| {
         let static_dir = bank.config.static_dir.clone();
+        let demo_shop = bank.config.demo_shop;
         cfg.app_data(aweb::Data::new(bank))
             .app_data(
                 aweb::JsonConfig::default()
@@ -144,8 +164,13 @@ pub fn configure(bank: Bank) -> impl FnOnce(&mut aweb::ServiceConfig) + Clone + 
                     .configure(deposit::configure)
                     .configure(swap::configure)
                     .configure(coin_state::configure)
+                    .configure(orders::configure)
+                    .configure(pay::configure)
+                    .configure(refund::configure)
                     .default_service(aweb::to(error::not_found)),
             );
+        cfg.configure(embed::configure)
+            .configure(shop::configure(demo_shop));
         cfg.configure(web::configure(static_dir));
     }
 }

@@ -1,10 +1,11 @@
 //! The `bank-server` binary: parses the command line and runs the library.
 //!
 //! ```text
-//! bank-server [serve] [--listen 127.0.0.1:8080] [--db demo-data/bank.sqlite] [--static-dir dist]
+//! bank-server [serve] [--listen 127.0.0.1:8080] [--db demo-data/bank.sqlite] [--static-dir dist] [--no-demo-shop]
 //! bank-server keys rotate
 //! bank-server audit
 //! bank-server admin credit <user> <amount>
+//! bank-server admin make-merchant <user> [--name "Shop name"]
 //! ```
 
 use std::io::Write;
@@ -89,6 +90,9 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BANK_WORKERS")]
     workers: Option<usize>,
+    /// Do not serve the demo shop (/shop) nor keep its merchant account.
+    #[arg(long)]
+    no_demo_shop: bool,
 }
 
 /// Parses `serve`'s defaults (and environment) when no subcommand is given.
@@ -113,6 +117,14 @@ enum AdminCommand {
         username: String,
         /// Amount in minor units (cents).
         amount: u64,
+    },
+    /// Give an account the merchant role: it may create orders and refund them.
+    MakeMerchant {
+        /// Username.
+        username: String,
+        /// The name its contracts show (default: the username).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -147,6 +159,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         static_dir: Some(args.static_dir),
         admin_token: Some(admin_token.clone()),
         workers: args.workers,
+        demo_shop: !args.no_demo_shop,
         ..base_config(g)?
     };
     let bank = actix_web::rt::task::spawn_blocking(move || bank_server::Bank::open(config))
@@ -244,6 +257,18 @@ async fn run() -> anyhow::Result<ExitCode> {
                 bank_server::now(),
             )?;
             println!("credited {username}: balance {}", balance.minor());
+        }
+        Some(Command::Admin {
+            command: AdminCommand::MakeMerchant { username, name },
+        }) => {
+            let config = base_config(g)?;
+            let storage = bank_server::open_storage(&config)?;
+            let account =
+                bank_server::merchant::make_merchant(&*storage, &username, name.as_deref())?;
+            let shown = storage
+                .merchant_name(account.id)?
+                .unwrap_or_else(|| account.username.clone());
+            println!("{username} is a merchant: contracts show {shown:?}");
         }
     }
     Ok(ExitCode::SUCCESS)

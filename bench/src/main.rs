@@ -116,10 +116,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     );
     let prepared = setup::prepare(&http, &url, &admin, &cli).await?;
     let setup_rss_kib = started.as_ref().and_then(server::Started::peak_rss_kib);
-    if let Some(s) = &started {
-        if !s.reset_peak_rss() {
-            eprintln!("ecash-load: could not reset the peak RSS counter; the peak includes setup");
-        }
+    if started.as_ref().is_some_and(|s| !s.reset_peak_rss()) {
+        eprintln!("ecash-load: could not reset the peak RSS counter; the peak includes setup");
     }
     eprintln!(
         "ecash-load: running for at most {} s / {} requests",

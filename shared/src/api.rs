@@ -286,6 +286,17 @@ pub struct CoinStateResponse {
     pub states: Vec<CoinStateEntry>,
 }
 
+/// Longest order summary, in bytes.
+pub const MAX_SUMMARY_LEN: usize = 500;
+/// Longest `fulfillment_url` and `allowed_origin`, in bytes.
+pub const MAX_URL_LEN: usize = 2048;
+/// Longest order lifetime (`expires_in`), in seconds: 30 days.
+pub const MAX_ORDER_TTL_SECS: u64 = 30 * 24 * 3600;
+/// Order lifetime when `expires_in` is absent, in seconds: one hour.
+pub const DEFAULT_ORDER_TTL_SECS: u64 = 3600;
+/// Longest wait of a long-polled `GET /v1/orders/{id}/status?timeout_ms=`.
+pub const MAX_STATUS_TIMEOUT_MS: u64 = 30_000;
+
 /// `POST /v1/merchant/orders`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -297,10 +308,12 @@ pub struct CreateOrderRequest {
     /// Where the shop sends the buyer after payment.
     #[serde(default)]
     pub fulfillment_url: Option<String>,
-    /// Seconds until the order expires (default one hour).
+    /// Seconds until the order expires: 1 to [`MAX_ORDER_TTL_SECS`]
+    /// (default [`DEFAULT_ORDER_TTL_SECS`]).
     #[serde(default)]
     pub expires_in: Option<u64>,
-    /// Origin allowed to receive the receipt by `postMessage` (the shop's page).
+    /// Origin allowed to receive the receipt by `postMessage` (the shop's
+    /// page), as `scheme://host[:port]` with scheme `http` or `https`.
     #[serde(default)]
     pub allowed_origin: Option<String>,
 }
@@ -470,4 +483,95 @@ pub struct OrderStatusResponse {
     pub receipt: Option<Receipt>,
     /// Refunded amount, if any.
     pub refunded: Option<Amount>,
+}
+
+/// The query string of `GET /v1/orders/{id}/status?timeout_ms=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderStatusQuery {
+    /// Long poll: while the order is unpaid (and not expired), wait up to this
+    /// many milliseconds for it to change (capped at [`MAX_STATUS_TIMEOUT_MS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// One order as its merchant sees it (`GET /v1/merchant/orders`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantOrder {
+    /// The contract.
+    pub contract: Contract,
+    /// `ecash://pay/{host}/{order_id}`.
+    pub pay_uri: String,
+    /// State.
+    pub state: OrderState,
+    /// The receipt once paid.
+    pub receipt: Option<Receipt>,
+    /// Total refunded by the merchant.
+    pub refunded: Amount,
+    /// Part of `refunded` the payer has claimed as fresh coins.
+    pub refund_claimed: Amount,
+}
+
+/// The query string of `GET /v1/merchant/orders?limit&before`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderListQuery {
+    /// Orders per page, 1 to [`HISTORY_MAX_LIMIT`] (default [`HISTORY_DEFAULT_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// The previous page's `next_before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
+/// `GET /v1/merchant/orders`: the merchant's orders, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantOrdersResponse {
+    /// Newest first.
+    pub orders: Vec<MerchantOrder>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+/// `POST /v1/merchant/orders/{id}/refund` (merchant bearer): give back part
+/// or all of a payment. The merchant's account is debited now; the payer
+/// claims the value as fresh coins with [`RefundClaimRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// At most what was paid minus what was refunded before.
+    pub amount: Amount,
+}
+
+/// `POST /v1/merchant/orders/{id}/refund` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundResponse {
+    /// The order.
+    pub order_id: String,
+    /// Total refunded on this order so far.
+    pub refunded: Amount,
+    /// The merchant's balance after the debit.
+    pub balance: Amount,
+}
+
+/// `POST /v1/orders/{id}/refund/claim` (no account): the payer proves it paid
+/// the order by signing with the keys of the coins that paid it, and gets
+/// blinded coins worth the unclaimed refund signed
+/// ([`BlindSignaturesResponse`]).
+///
+/// `sigs[i]` is `coin_pubs[i]`'s signature over
+/// `SpendMessage::Refund { order_id, outputs_hash: hash_outputs(outputs) }`.
+/// Every coin that paid the order must sign, in any order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundClaimRequest {
+    /// The coins that paid the order.
+    pub coin_pubs: Vec<CoinPub>,
+    /// One signature per coin, in the same order.
+    pub sigs: Vec<CoinSig>,
+    /// Blinded coins worth exactly the unclaimed refund.
+    pub outputs: Vec<BlindedCoin>,
 }

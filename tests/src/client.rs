@@ -13,9 +13,10 @@ use std::collections::HashMap;
 
 use ecash_shared::api::{
     AccountInfo, AdminCreditRequest, BalanceResponse, BlindSignaturesResponse, CoinState,
-    CoinStateRequest, CoinStateResponse, Credentials, DepositRequest, DepositResponse,
-    HistoryResponse, KeysResponse, LoginResponse, PayoutRequest, SpendCoin, SwapRequest,
-    WithdrawRequest,
+    CoinStateRequest, CoinStateResponse, Contract, CreateOrderRequest, CreateOrderResponse,
+    Credentials, DepositRequest, DepositResponse, HistoryResponse, KeysResponse, LoginResponse,
+    MerchantOrdersResponse, OrderStatusResponse, PayRequest, PayResponse, PayoutRequest, Receipt,
+    RefundClaimRequest, RefundRequest, RefundResponse, SpendCoin, SwapRequest, WithdrawRequest,
 };
 use ecash_shared::coin::{PlanchetSecrets, hash_outputs};
 use ecash_shared::encoding::{Timestamp, b64_encode};
@@ -204,6 +205,21 @@ impl Client {
         Ok(())
     }
 
+    /// Opens a merchant account.
+    pub async fn create_merchant_account(&self, username: &str, password: &str) -> Result<()> {
+        let _: serde_json::Value = self
+            .post(
+                "/v1/accounts",
+                &Credentials {
+                    username: username.to_owned(),
+                    password: password.to_owned(),
+                    merchant: true,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Logs in and returns a client carrying the token.
     pub async fn login(&self, username: &str, password: &str) -> Result<Client> {
         let resp: LoginResponse = self
@@ -290,6 +306,86 @@ impl Client {
 
     pub async fn swap_raw(&self, req: &SwapRequest) -> Result<BlindSignaturesResponse> {
         self.post("/v1/swap", req).await
+    }
+
+    /// `POST /v1/merchant/orders` (merchant bearer).
+    pub async fn create_order(&self, req: &CreateOrderRequest) -> Result<CreateOrderResponse> {
+        self.post("/v1/merchant/orders", req).await
+    }
+
+    /// An order of `amount` with a summary and nothing else.
+    pub async fn create_simple_order(
+        &self,
+        amount: u64,
+        summary: &str,
+    ) -> Result<CreateOrderResponse> {
+        self.create_order(&order_request(amount, summary)).await
+    }
+
+    /// `GET /v1/merchant/orders?limit&before` (merchant bearer).
+    pub async fn merchant_orders(
+        &self,
+        limit: Option<u32>,
+        before: Option<i64>,
+    ) -> Result<MerchantOrdersResponse> {
+        let mut q = Vec::new();
+        if let Some(l) = limit {
+            q.push(format!("limit={l}"));
+        }
+        if let Some(b) = before {
+            q.push(format!("before={b}"));
+        }
+        let mut path = "/v1/merchant/orders".to_owned();
+        if !q.is_empty() {
+            path = format!("{path}?{}", q.join("&"));
+        }
+        self.get(&path).await
+    }
+
+    /// `GET /v1/orders/{id}`: the contract.
+    pub async fn contract(&self, order_id: &str) -> Result<Contract> {
+        self.get(&format!("/v1/orders/{order_id}")).await
+    }
+
+    /// `POST /v1/orders/{id}/pay`.
+    pub async fn pay_raw(&self, order_id: &str, req: &PayRequest) -> Result<PayResponse> {
+        self.post(&format!("/v1/orders/{order_id}/pay"), req).await
+    }
+
+    /// `GET /v1/orders/{id}/status[?timeout_ms=]`.
+    pub async fn order_status(
+        &self,
+        order_id: &str,
+        timeout_ms: Option<u64>,
+    ) -> Result<OrderStatusResponse> {
+        match timeout_ms {
+            Some(t) => {
+                self.get(&format!("/v1/orders/{order_id}/status?timeout_ms={t}"))
+                    .await
+            }
+            None => self.get(&format!("/v1/orders/{order_id}/status")).await,
+        }
+    }
+
+    /// `POST /v1/merchant/orders/{id}/refund` (merchant bearer).
+    pub async fn refund(&self, order_id: &str, amount: u64) -> Result<RefundResponse> {
+        self.post(
+            &format!("/v1/merchant/orders/{order_id}/refund"),
+            &RefundRequest {
+                amount: Amount::from_minor(amount),
+            },
+        )
+        .await
+    }
+
+    /// `POST /v1/orders/{id}/refund/claim`.
+    pub async fn refund_claim_raw(
+        &self,
+        order_id: &str,
+        req: &RefundClaimRequest,
+    ) -> Result<BlindSignaturesResponse> {
+        self.post(&format!("/v1/orders/{order_id}/refund/claim"), req)
+            .await
     }
 
     pub async fn coin_states(&self, pubs: &[CoinPub]) -> Result<Vec<CoinState>> {
@@ -383,6 +479,35 @@ pub fn random_request_id() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).unwrap();
     b64_encode(&b)
+}
+
+/// A refund claim in flight.
+#[derive(Debug, Clone)]
+pub struct PendingRefundClaim {
+    pub order_id: String,
+    pub request: RefundClaimRequest,
+    pub planchets: Planchets,
+}
+
+/// A create-order request with only an amount and a summary.
+pub fn order_request(amount: u64, summary: &str) -> CreateOrderRequest {
+    CreateOrderRequest {
+        amount: Amount::from_minor(amount),
+        summary: summary.to_owned(),
+        fulfillment_url: None,
+        expires_in: None,
+        allowed_origin: None,
+    }
+}
+
+/// The pay request of `coins` for a contract hash.
+pub fn pay_request(contract_hash: &[u8; 32], coins: &[OwnedCoin]) -> PayRequest {
+    let msg = SpendMessage::Pay {
+        contract_hash: *contract_hash,
+    };
+    PayRequest {
+        coins: coins.iter().map(|c| c.spend(&msg)).collect(),
+    }
 }
 
 /// A wallet: a logged-in client and the bank's keysets.
@@ -541,6 +666,65 @@ impl Wallet {
 
     pub async fn deposit(&self, coins: &[OwnedCoin]) -> Result<DepositResponse> {
         self.client.deposit_raw(&self.deposit_request(coins)).await
+    }
+
+    /// Pays an order the way the cyberwallet does: fetch the contract, check
+    /// its hash, sign the coins over it, pay, and verify the receipt.
+    pub async fn pay_order(&self, order_id: &str, coins: &[OwnedCoin]) -> Result<Receipt> {
+        let contract = self.client.contract(order_id).await?;
+        if contract.order_id != order_id || !contract.hash_is_valid() {
+            return Err(ClientError::Protocol("contract hash mismatch".into()));
+        }
+        let resp = self
+            .client
+            .pay_raw(order_id, &pay_request(&contract.contract_hash, coins))
+            .await?;
+        let r = resp.receipt;
+        if r.order_id != order_id
+            || r.contract_hash != contract.contract_hash
+            || r.amount != contract.amount
+            || !r.verify(&self.receipt_key)
+        {
+            return Err(ClientError::Protocol("receipt does not verify".into()));
+        }
+        Ok(r)
+    }
+
+    /// A refund claim for `order_id` paid with `paid`, into fresh coins of
+    /// `values` (or of `amount` split into the fewest coins).
+    pub fn prepare_refund_claim(
+        &self,
+        order_id: &str,
+        paid: &[OwnedCoin],
+        amount: u64,
+        values: Option<&[u64]>,
+    ) -> PendingRefundClaim {
+        let planchets = match values {
+            Some(v) => self.planchets_of(v),
+            None => self.planchets(Amount::from_minor(amount)),
+        };
+        let outputs = planchets.blinded();
+        let msg = SpendMessage::Refund {
+            order_id: order_id.to_owned(),
+            outputs_hash: hash_outputs(&outputs),
+        };
+        PendingRefundClaim {
+            order_id: order_id.to_owned(),
+            request: RefundClaimRequest {
+                coin_pubs: paid.iter().map(|c| c.coin.coin_pub).collect(),
+                sigs: paid.iter().map(|c| c.secret.sign(&msg)).collect(),
+                outputs,
+            },
+            planchets,
+        }
+    }
+
+    pub async fn finish_refund_claim(&self, c: &PendingRefundClaim) -> Result<Vec<OwnedCoin>> {
+        let sigs = self
+            .client
+            .refund_claim_raw(&c.order_id, &c.request)
+            .await?;
+        c.planchets.finish(&sigs)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `ecash-tests`: end-to-end tests of the bank over loopback HTTP with a real
 //! SQLite database. The library holds what the test binaries share:
 //!
-//! - [`client`] — a native wallet client (withdraw, swap, deposit) on `ecash_shared`.
+//! - [`client`] — a native wallet client (withdraw, swap, deposit, pay, refund claims) on `ecash_shared`.
 //! - [`server`] — a real bank-server in this process on port 0, in a temp dir.
 //! - [`wallet_transport`] — the cyberwallet's own logic (`wallet_web::core`) over `reqwest`.
 //! - [`storage_suite`] — the `Storage` trait's test suite, for every backend.

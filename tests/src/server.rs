@@ -29,6 +29,8 @@ pub struct Options {
     pub expired_keysets: bool,
     /// Login token lifetime override.
     pub session_ttl_secs: Option<i64>,
+    /// Serve the demo shop (and keep its merchant account).
+    pub demo_shop: bool,
 }
 
 /// Ids of the extra keysets of [`Options::expired_keysets`].
@@ -91,6 +93,7 @@ impl TestBank {
         if let Some(ttl) = opts.session_ttl_secs {
             config.session_ttl_secs = ttl;
         }
+        config.demo_shop = opts.demo_shop;
         let expired = if opts.expired_keysets {
             Some(write_key_file_with_expired(&config))
         } else {
@@ -164,6 +167,27 @@ impl TestBank {
                 .unwrap();
         }
         Wallet::new(c, name).await.unwrap()
+    }
+
+    /// Opens a merchant account (merchant flag at creation), logs in, and
+    /// credits `amount` (if non-zero).
+    pub async fn merchant(&self, name: &str, amount: u64) -> Wallet {
+        let c = self.client();
+        c.create_merchant_account(name, "password123")
+            .await
+            .unwrap();
+        let c = c.login(name, "password123").await.unwrap();
+        if amount > 0 {
+            c.admin_credit(&self.admin_token, name, amount)
+                .await
+                .unwrap();
+        }
+        Wallet::new(c, name).await.unwrap()
+    }
+
+    /// Moves the merchant endpoints' clock forward (order expiry without sleeping).
+    pub fn advance_clock(&self, secs: i64) {
+        self.bank.config.clock_offset.advance(secs);
     }
 
     /// A keyset loaded by the bank (also those `/v1/keys` no longer lists).

@@ -49,6 +49,46 @@ pub enum StorageError {
     /// A coin is already in the spent set (by another operation).
     #[error("coin {} has already been spent", b64_encode(.0))]
     CoinAlreadySpent([u8; 32]),
+    /// No order with that id.
+    #[error("no such order")]
+    OrderNotFound,
+    /// The order's payment deadline has passed.
+    #[error("the order has expired")]
+    OrderExpired,
+    /// The order was paid by another operation (other coins).
+    #[error("the order has already been paid")]
+    OrderAlreadyPaid,
+    /// The coins' value differs from the order's amount.
+    #[error("the coins are worth {value} but the order costs {amount} minor units")]
+    WrongAmount {
+        /// Value of the coins.
+        value: u64,
+        /// The order's amount.
+        amount: u64,
+    },
+    /// A merchant acting on another merchant's order.
+    #[error("this order belongs to another merchant")]
+    NotYourOrder,
+    /// A refund above what is left of the payment (or of an unpaid order).
+    #[error("at most {left} minor units of this order can still be refunded")]
+    RefundTooLarge {
+        /// Paid minus already refunded.
+        left: u64,
+    },
+    /// A refund claim on an order without a refund.
+    #[error("there is no refund for this order")]
+    NoRefund,
+    /// A refund claim when everything refunded has been claimed.
+    #[error("the refund of this order has already been claimed")]
+    RefundAlreadyClaimed,
+    /// A refund claim whose outputs are not worth the unclaimed refund.
+    #[error("the outputs are worth {outputs} but the unclaimed refund is {refund} minor units")]
+    RefundValueMismatch {
+        /// Value of the outputs.
+        outputs: u64,
+        /// Unclaimed refund.
+        refund: u64,
+    },
     /// The backend failed (I/O, corruption, a bug).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -63,6 +103,15 @@ impl ApiError for StorageError {
             StorageError::AmountOverflow => ErrorCode::AmountOverflow,
             StorageError::IdempotencyConflict => ErrorCode::IdempotencyConflict,
             StorageError::CoinAlreadySpent(_) => ErrorCode::CoinAlreadySpent,
+            StorageError::OrderNotFound => ErrorCode::OrderNotFound,
+            StorageError::OrderExpired => ErrorCode::OrderExpired,
+            StorageError::OrderAlreadyPaid => ErrorCode::OrderAlreadyPaid,
+            StorageError::WrongAmount { .. } => ErrorCode::WrongAmount,
+            StorageError::NotYourOrder => ErrorCode::Forbidden,
+            StorageError::RefundTooLarge { .. } => ErrorCode::RefundTooLarge,
+            StorageError::NoRefund => ErrorCode::NoRefund,
+            StorageError::RefundAlreadyClaimed => ErrorCode::RefundAlreadyClaimed,
+            StorageError::RefundValueMismatch { .. } => ErrorCode::ValueMismatch,
             StorageError::Backend(_) => ErrorCode::Internal,
         }
     }
@@ -206,6 +255,17 @@ pub enum SpendEffect {
         /// Blind signatures of the outputs, in request order.
         blind_sigs: Vec<Vec<u8>>,
     },
+    /// Pay a merchant order: credit its merchant and mark it paid with this
+    /// receipt. The operation id identifies the payment, so the same coins
+    /// for the same order get the stored receipt back.
+    OrderPayment {
+        /// The order.
+        order_id: String,
+        /// Receipt time.
+        paid_at: Timestamp,
+        /// The bank's receipt signature over `Receipt::signed_bytes`.
+        bank_sig: [u8; 64],
+    },
 }
 
 /// One spending operation: all coins or none.
@@ -238,6 +298,111 @@ pub enum SpendOutcome {
     Swapped,
     /// The identical swap was recorded before: its stored signatures.
     Replayed(Vec<Vec<u8>>),
+    /// The order is paid by this operation (now, or by an identical earlier
+    /// request): its stored payment.
+    Paid(StoredPayment),
+}
+
+/// A merchant order to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    /// Random, URL-safe id.
+    pub id: String,
+    /// The merchant's account.
+    pub merchant_id: AccountId,
+    /// The merchant's name as shown in the contract.
+    pub merchant_name: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Price.
+    pub amount: Amount,
+    /// What is sold.
+    pub summary: String,
+    /// Where the shop sends the buyer after payment.
+    pub fulfillment_url: Option<String>,
+    /// Origin allowed to receive the receipt by `postMessage`.
+    pub allowed_origin: Option<String>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Payment deadline.
+    pub expires_at: Timestamp,
+    /// `Contract::compute_hash` of the above.
+    pub contract_hash: [u8; 32],
+}
+
+/// How an order was paid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPayment {
+    /// The payment's operation id (the spent set's `op_id` of its coins).
+    pub op_id: OpId,
+    /// Receipt time.
+    pub paid_at: Timestamp,
+    /// The bank's receipt signature.
+    pub bank_sig: [u8; 64],
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRecord {
+    /// Insertion sequence (pagination cursor).
+    pub seq: i64,
+    /// The order as created.
+    pub order: NewOrder,
+    /// The payment, once paid.
+    pub payment: Option<StoredPayment>,
+    /// Total refunded by the merchant.
+    pub refunded: Amount,
+    /// Part of `refunded` claimed by the payer as fresh coins.
+    pub refund_claimed: Amount,
+}
+
+/// A refund to grant: debit the merchant, raise the order's refunded total.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    /// The order.
+    pub order_id: String,
+    /// The merchant asking (must own the order).
+    pub merchant_id: AccountId,
+    /// Amount.
+    pub amount: Amount,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What `refund` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOutcome {
+    /// The order's refunded total after this refund.
+    pub refunded: Amount,
+    /// The merchant's balance after the debit.
+    pub balance: Amount,
+}
+
+/// A refund claim to record: blinded coins of `value` signed against the
+/// order's unclaimed refund.
+#[derive(Debug, Clone)]
+pub struct NewRefundClaim {
+    /// Content-derived id of the claim (order, outputs).
+    pub op_id: OpId,
+    /// The order.
+    pub order_id: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Total value of the outputs; must equal the unclaimed refund.
+    pub value: Amount,
+    /// Blind signatures of the outputs, in request order.
+    pub blind_sigs: Vec<Vec<u8>>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What `claim_refund` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundClaimOutcome {
+    /// Recorded now.
+    Claimed,
+    /// The identical claim was recorded before: its stored signatures.
+    Replayed(Vec<Vec<u8>>),
 }
 
 /// A ledger entry as the audit sees it.
@@ -269,6 +434,12 @@ pub trait AuditVisitor {
     fn withdrawal(&mut self, currency: Currency, value: Amount);
     /// Each swap: coins of `value` signed against spent coins with `op_id`.
     fn swap(&mut self, op_id: OpId, currency: Currency, value: Amount);
+    /// Each merchant order (visited before the spent set).
+    fn order(&mut self, _order: OrderRecord) {}
+    /// Each refund granted by a merchant.
+    fn refund(&mut self, _order_id: String, _currency: Currency, _amount: Amount) {}
+    /// Each refund claim: coins of `value` signed against an order's refund.
+    fn refund_claim(&mut self, _order_id: String, _currency: Currency, _value: Amount) {}
     /// Each coin in the spent set, with the operation that spent it.
     fn spent(&mut self, coin: SpentCoin, op_id: OpId);
 }
@@ -350,6 +521,39 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Feeds the whole state to `visitor` from one consistent snapshot.
     fn audit_scan(&self, visitor: &mut dyn AuditVisitor) -> Result<(), StorageError>;
+
+    /// Gives an existing account the merchant role and, if given, the name
+    /// its contracts show (otherwise they show the username).
+    fn make_merchant(
+        &self,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> Result<AccountRecord, StorageError>;
+    /// The name a merchant's contracts show: its display name, else its username.
+    fn merchant_name(&self, account_id: AccountId) -> Result<Option<String>, StorageError>;
+    /// Records a new order.
+    fn create_order(&self, order: &NewOrder) -> Result<OrderRecord, StorageError>;
+    /// An order by id.
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StorageError>;
+    /// A merchant's orders, newest first, with `seq` below `before`.
+    fn merchant_orders(
+        &self,
+        merchant_id: AccountId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<OrderRecord>, StorageError>;
+    /// The coins that paid an order (empty if unpaid).
+    fn order_coins(&self, order_id: &str) -> Result<Vec<[u8; 32]>, StorageError>;
+    /// In one transaction: the order is the merchant's and paid, the amount
+    /// fits (`amount <= paid - refunded`), the merchant's balance covers it;
+    /// then debit (ledger kind `refund`) and raise the order's refunded total.
+    fn refund(&self, refund: &NewRefund) -> Result<RefundOutcome, StorageError>;
+    /// The stored signatures of a refund claim.
+    fn find_refund_claim(&self, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError>;
+    /// In one transaction: an identical claim replays; otherwise the order
+    /// must have an unclaimed refund equal to the claim's value, which is
+    /// then recorded as claimed with the signatures.
+    fn claim_refund(&self, claim: &NewRefundClaim) -> Result<RefundClaimOutcome, StorageError>;
 }
 
 /// Encodes a list of byte strings as one blob (u32 big-endian length prefixes).

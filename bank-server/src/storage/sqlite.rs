@@ -21,9 +21,16 @@ use rusqlite::{
 
 use super::*;
 
+mod merchant;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_merchant",
+        include_str!("../../migrations/0002_merchant.sql"),
+    ),
+];
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -527,6 +534,14 @@ impl Storage for SqliteStorage {
     }
 
     fn spend(&self, req: &SpendRequest) -> Result<SpendOutcome, StorageError> {
+        if let SpendEffect::OrderPayment {
+            order_id,
+            paid_at,
+            bank_sig,
+        } = &req.effect
+        {
+            return self.write(|tx| merchant::pay(tx, req, order_id, *paid_at, bank_sig));
+        }
         self.write(|tx| {
             let pubs: Vec<[u8; 32]> = req.coins.iter().map(|c| c.coin_pub).collect();
             let spent = spent_by(tx, &pubs)?;
@@ -571,27 +586,12 @@ impl Storage for SqliteStorage {
                     )?;
                     ("swap", SpendOutcome::Swapped)
                 }
+                // Handled above, before the spent-set checks.
+                SpendEffect::OrderPayment { .. } => {
+                    return Err(corrupt("order payment on the generic spend path"));
+                }
             };
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO spent_coins (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig,
-                                          coin_sig, spend_msg, op_kind, op_id, spent_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            for c in &req.coins {
-                insert.execute(params![
-                    &c.coin_pub[..],
-                    &c.keyset_id.0[..],
-                    c.currency.as_str(),
-                    amount_to_sql(c.value)?,
-                    &c.msg_prefix[..],
-                    c.denom_sig,
-                    &c.coin_sig[..],
-                    c.spend_msg,
-                    op_kind,
-                    &req.op_id[..],
-                    req.now.unix()
-                ])?;
-            }
+            insert_spent(tx, req, op_kind)?;
             Ok(outcome)
         })
     }
@@ -648,6 +648,7 @@ impl Storage for SqliteStorage {
                     amount_from_sql(value)?,
                 );
             }
+            merchant::audit_scan(tx, v)?;
             let mut stmt = tx.prepare(
                 "SELECT coin_pub, keyset_id, currency, value, msg_prefix, denom_sig, coin_sig, spend_msg, op_id
                  FROM spent_coins",
@@ -685,6 +686,80 @@ impl Storage for SqliteStorage {
             Ok(())
         })
     }
+
+    fn make_merchant(
+        &self,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> Result<AccountRecord, StorageError> {
+        self.write(|tx| merchant::make_merchant(tx, username, display_name))
+    }
+
+    fn merchant_name(&self, account_id: AccountId) -> Result<Option<String>, StorageError> {
+        self.read(|tx| merchant::merchant_name(tx, account_id))
+    }
+
+    fn create_order(&self, order: &NewOrder) -> Result<OrderRecord, StorageError> {
+        self.write(|tx| merchant::create_order(tx, order))
+    }
+
+    fn order(&self, id: &str) -> Result<Option<OrderRecord>, StorageError> {
+        self.read(|tx| merchant::order(tx, id))
+    }
+
+    fn merchant_orders(
+        &self,
+        merchant_id: AccountId,
+        limit: u32,
+        before: Option<i64>,
+    ) -> Result<Vec<OrderRecord>, StorageError> {
+        self.read(|tx| merchant::merchant_orders(tx, merchant_id, limit, before))
+    }
+
+    fn order_coins(&self, order_id: &str) -> Result<Vec<[u8; 32]>, StorageError> {
+        self.read(|tx| merchant::order_coins(tx, order_id))
+    }
+
+    fn refund(&self, refund: &NewRefund) -> Result<RefundOutcome, StorageError> {
+        self.write(|tx| merchant::refund(tx, refund))
+    }
+
+    fn find_refund_claim(&self, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+        self.read(|tx| merchant::find_refund_claim(tx, op_id))
+    }
+
+    fn claim_refund(&self, claim: &NewRefundClaim) -> Result<RefundClaimOutcome, StorageError> {
+        self.write(|tx| merchant::claim_refund(tx, claim))
+    }
+}
+
+/// Records the coins of `req` in the spent set under its operation id.
+fn insert_spent(
+    tx: &Transaction<'_>,
+    req: &SpendRequest,
+    op_kind: &str,
+) -> Result<(), StorageError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO spent_coins (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig,
+                                  coin_sig, spend_msg, op_kind, op_id, spent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for c in &req.coins {
+        insert.execute(params![
+            &c.coin_pub[..],
+            &c.keyset_id.0[..],
+            c.currency.as_str(),
+            amount_to_sql(c.value)?,
+            &c.msg_prefix[..],
+            c.denom_sig,
+            &c.coin_sig[..],
+            c.spend_msg,
+            op_kind,
+            &req.op_id[..],
+            req.now.unix()
+        ])?;
+    }
+    Ok(())
 }
 
 fn find_withdrawal(
