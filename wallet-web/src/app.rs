@@ -97,6 +97,17 @@ pub fn App() -> Html {
 fn Shell() -> Html {
     let route = use_route();
     let ctx = use_app();
+    {
+        // The bank balance shown on a page is fetched when the page opens.
+        let ctx = ctx.clone();
+        use_effect_with((route.clone(), ctx.wallet.is_some()), move |_| {
+            if let Some(w) = ctx.wallet.clone()
+                && w.session().is_some()
+            {
+                spawn_local(async move { ops::refresh_account(&ctx, &w).await });
+            }
+        });
+    }
     let page = match &route {
         Route::Home => html! { <Home /> },
         Route::Login => html! { <Login /> },
@@ -124,7 +135,7 @@ fn Shell() -> Html {
             })}>{ "Skip to content" }</a>
             <layout::Header route={route.clone()} />
             <main id="main" class="page" tabindex="-1">
-                <layout::NoticeBanner />
+                <layout::NoticeBanner route={route.clone()} />
                 <layout::BusyStatus />
                 { page }
             </main>

@@ -14,6 +14,7 @@ use yew::prelude::*;
 use crate::core::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
 use crate::core::wallet::Progress;
 use crate::core::{Wallet, WalletError};
+use crate::route::Route;
 use crate::services::http::HttpTransport;
 use crate::services::idb::IdbStorage;
 
@@ -41,6 +42,9 @@ pub struct Notice {
     pub kind: NoticeKind,
     /// Text.
     pub text: String,
+    /// The page (hash) it belongs to: it shows there only, so an error does
+    /// not follow the user to the next page. `None`: the page it was raised on.
+    pub page: Option<String>,
 }
 
 impl Notice {
@@ -49,6 +53,7 @@ impl Notice {
         Notice {
             kind: NoticeKind::Error,
             text: text.into(),
+            page: None,
         }
     }
 
@@ -57,7 +62,14 @@ impl Notice {
         Notice {
             kind: NoticeKind::Success,
             text: text.into(),
+            page: None,
         }
+    }
+
+    /// The same message, shown on `route`.
+    pub fn on(mut self, route: &Route) -> Self {
+        self.page = Some(route.to_hash());
+        self
     }
 
     /// An informational message.
@@ -65,6 +77,7 @@ impl Notice {
         Notice {
             kind: NoticeKind::Info,
             text: text.into(),
+            page: None,
         }
     }
 }
@@ -327,12 +340,25 @@ impl Reducible for AppState {
                 s.busy = None;
                 s.progress = None;
             }
-            Action::Notice(n) => s.notice = Some(n),
+            Action::Notice(mut n) => {
+                if n.page.is_none() {
+                    n.page = Some(current_route().to_hash());
+                }
+                s.notice = Some(n);
+            }
             Action::ClearNotice => s.notice = None,
             Action::Resumed(r) => s.resume_status = r,
         }
         Rc::new(s)
     }
+}
+
+/// The page the browser shows now.
+pub fn current_route() -> Route {
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    Route::from_hash(&hash)
 }
 
 impl AppState {

@@ -63,11 +63,17 @@ pub fn Header(p: &HeaderProps) -> Html {
     }
 }
 
-/// The message banner (`#error` for errors, `#notice` otherwise).
+/// The message banner (`#error` for errors, `#notice` otherwise), on the
+/// page the message belongs to.
 #[component]
-pub fn NoticeBanner() -> Html {
+pub fn NoticeBanner(p: &HeaderProps) -> Html {
     let ctx = use_app();
-    let Some(n) = &ctx.notice else {
+    let here = p.route.to_hash();
+    let Some(n) = ctx
+        .notice
+        .as_ref()
+        .filter(|n| n.page.as_deref() == Some(&here))
+    else {
         return html! {};
     };
     let dismiss = {
@@ -110,11 +116,13 @@ pub fn BusyStatus() -> Html {
         <div id="busy" class="busy" role="status" aria-live="polite">
             <p id="progress-label">{ text }</p>
             if ctx.progress.is_some() {
+                // Keyed: a bar that had a value must not be reused as the
+                // indeterminate one (the browser keeps the old value).
                 if let Some((done, total)) = bar {
-                    <progress id="progress" max={total.max(1).to_string()} value={done.to_string()}
-                        aria-labelledby="progress-label" />
+                    <progress key="determinate" id="progress" max={total.max(1).to_string()}
+                        value={done.to_string()} aria-labelledby="progress-label" />
                 } else {
-                    <progress id="progress" aria-labelledby="progress-label" />
+                    <progress key="indeterminate" id="progress" aria-labelledby="progress-label" />
                 }
             } else {
                 <span class="spinner" aria-hidden="true"></span>

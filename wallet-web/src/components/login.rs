@@ -105,11 +105,12 @@ pub fn Login() -> Html {
                     move |ctx, (user, resumed)| {
                         ctx.dispatch(Action::LoggedIn(user.clone()));
                         ctx.dispatch(Action::Resumed(describe_resume(&resumed)));
-                        ctx.dispatch(Action::Notice(Notice::success(if register {
+                        let text = if register {
                             format!("Welcome, {user}: your account is open.")
                         } else {
                             format!("Logged in as {user}.")
-                        })));
+                        };
+                        ctx.dispatch(Action::Notice(Notice::success(text).on(&Route::Home)));
                         navigate(&Route::Home);
                     },
                 );

@@ -167,16 +167,17 @@ fn contract_view(ctx: &AppContext, view: &UseStateHandle<View>, c: &Contract) ->
                 "Paying",
                 move |w| async move { w.pay(&id).await },
                 move |ctx, receipt| {
-                    let told_shop = tell_shop(
-                        ctx,
-                        &contract,
-                        serde_json::json!({ "type": "ecash-receipt", "receipt": receipt }),
-                    );
                     ctx.dispatch(Action::Notice(Notice::success(format!(
                         "Paid {} to {}.",
                         ctx.money(receipt.amount),
                         contract.merchant
                     ))));
+                    // After the success message, so a failure to tell the shop shows.
+                    let told_shop = tell_shop(
+                        ctx,
+                        &contract,
+                        serde_json::json!({ "type": "ecash-receipt", "receipt": receipt }),
+                    );
                     view.set(View::Paid {
                         contract: Some(contract),
                         receipt,

@@ -6,12 +6,7 @@ use yew::prelude::*;
 
 use crate::route::Route;
 
-fn current() -> Route {
-    let hash = web_sys::window()
-        .and_then(|w| w.location().hash().ok())
-        .unwrap_or_default();
-    Route::from_hash(&hash)
-}
+use crate::state::current_route as current;
 
 /// The current page; re-renders the component when the hash changes.
 #[hook]
