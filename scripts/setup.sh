@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: a second run installs nothing.
-#   scripts/setup.sh run    wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk
+#   scripts/setup.sh run    libssl-dev, wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk
 #   scripts/setup.sh test   the above minus Trunk, plus Debian chromium + chromium-driver
 #   scripts/setup.sh bench  the run set plus openssl (for `openssl speed`)
 set -euo pipefail
@@ -63,18 +63,19 @@ ensure_lockfile() {
 ensure_lockfile
 case "$mode" in
   run)
+    apt_install pkg-config libssl-dev
     ensure_wasm_target
     ensure_wasm_bindgen
     ensure_trunk
     ;;
   test)
+    apt_install pkg-config libssl-dev chromium chromium-driver
     ensure_wasm_target
     ensure_wasm_bindgen
-    apt_install chromium chromium-driver
     ;;
   bench)
     ensure_wasm_target
-    apt_install openssl
+    apt_install pkg-config libssl-dev openssl
     ;;
   *)
     echo "usage: $0 run|test|bench" >&2

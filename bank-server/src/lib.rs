@@ -13,6 +13,7 @@
 //! - [`payout`] — wire out (`POST /v1/accounts/me/payout`), IBAN check.
 //! - [`withdraw`] — account debit → blind signatures; signing of blinded outputs.
 //! - [`pool`] — dedicated worker threads for CPU-heavy work (password hashing).
+//! - [`signer`] — blind-signing backends: OpenSSL (default) or the `rsa` crate.
 //! - [`spend`] — the one path that verifies and spends coins.
 //! - [`deposit`] — coins → the caller's account.
 //! - [`swap`] — coins → fresh blinded coins of equal value.
@@ -43,6 +44,7 @@ pub mod orders;
 pub mod pay;
 pub mod payout;
 pub mod pool;
+pub mod signer;
 pub mod refund;
 pub mod shop;
 pub mod spend;

@@ -180,6 +180,12 @@ impl PublicKey {
         self.inner.n_bits_precision()
     }
 
+    /// Checks that `bytes` is a valid RSA representative for this key: exactly
+    /// `modulus_len` bytes and, as an integer, below `n` (RFC 9474 §4.3 step 1).
+    pub fn check_representative(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.os2ip_below_n(bytes).map(|_| ())
+    }
+
     /// OS2IP of exactly `modulus_len` bytes into a value `< n`.
     fn os2ip_below_n(&self, bytes: &[u8]) -> Result<BoxedUint, Error> {
         if bytes.len() != self.modulus_len() {
