@@ -304,15 +304,25 @@ mod tests {
         no_le.le = 0;
         assert_eq!(no_le.to_bytes().unwrap(), [0, 0xA4, 4, 0, 3, 1, 2, 3]);
         assert_eq!(Command::parse(&no_le.to_bytes().unwrap()).unwrap(), no_le);
-        assert!(Command::new(0, 0, 0, 0, vec![0; 65_536]).to_bytes().is_err());
+        assert!(
+            Command::new(0, 0, 0, 0, vec![0; 65_536])
+                .to_bytes()
+                .is_err()
+        );
         assert!(Command::new(0xFF, 0, 0, 0, vec![]).to_bytes().is_err());
     }
 
     #[test]
     fn bad_commands_give_status_words() {
         assert_eq!(Command::parse(&[0, 0xA4, 4]), Err(Sw::WRONG_LENGTH));
-        assert_eq!(Command::parse(&[0, 0xA4, 4, 0, 5, 1]), Err(Sw::WRONG_LENGTH));
-        assert_eq!(Command::parse(&[0xFF, 0xA4, 4, 0]), Err(Sw::CLA_NOT_SUPPORTED));
+        assert_eq!(
+            Command::parse(&[0, 0xA4, 4, 0, 5, 1]),
+            Err(Sw::WRONG_LENGTH)
+        );
+        assert_eq!(
+            Command::parse(&[0xFF, 0xA4, 4, 0]),
+            Err(Sw::CLA_NOT_SUPPORTED)
+        );
     }
 
     #[test]

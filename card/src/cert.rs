@@ -130,7 +130,9 @@ impl CardCert {
 
     fn body_of(card_id: CardId, card_pub: &CardPublicKey, profile: &CardProfile) -> Vec<u8> {
         let mut w = Writer::with_capacity(Self::LEN);
-        w.u8(CERT_VERSION).bytes(&card_id.0).bytes(&card_pub.to_bytes());
+        w.u8(CERT_VERSION)
+            .bytes(&card_id.0)
+            .bytes(&card_pub.to_bytes());
         profile.write(&mut w);
         w.finish()
     }

@@ -13,7 +13,7 @@
 //! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique |
 //! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
 //! | [`Ledger::recover`] | (same call, or a periodic job) | `(payer, payer_seq)` recovered once |
-//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` (staff) | next unlock seq |
+//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision) | the decision (audit) |
 //!
 //! Money: a bank load takes money from the customer (coins deposited or an account
 //! debited) into a "cards outstanding" liability; an unload moves it back to an account;
@@ -53,7 +53,12 @@ impl Issuer {
 
     /// Certifies a card key (the card proved nothing: it is the issuer who personalizes
     /// the card, right after INITIALIZE revealed the key).
-    pub fn certify(&self, card_id: CardId, card_pub: CardPublicKey, profile: CardProfile) -> CardCert {
+    pub fn certify(
+        &self,
+        card_id: CardId,
+        card_pub: CardPublicKey,
+        profile: CardProfile,
+    ) -> CardCert {
         CardCert::issue(&self.key, card_id, card_pub, profile)
     }
 
@@ -110,7 +115,6 @@ struct CardAccount {
     /// Load authorizations in sequence order: `loads[i]` has `load_seq = i + 1`.
     loads: Vec<LoadAuth>,
     unloads: BTreeMap<u32, Amount>,
-    next_unlock_seq: u32,
 }
 
 /// In-memory reference of the bank's card records (see the module docs).
@@ -171,7 +175,6 @@ impl Ledger {
                 cert: cert.clone(),
                 loads: Vec::new(),
                 unloads: BTreeMap::new(),
-                next_unlock_seq: 1,
             },
         );
         Ok(cert)
@@ -268,7 +271,8 @@ impl Ledger {
             }
             match b.kind {
                 ExceptionKind::UnackedDebit => {
-                    self.unacked.insert((b.terms.payer, b.terms.payer_seq), b.terms);
+                    self.unacked
+                        .insert((b.terms.payer, b.terms.payer_seq), b.terms);
                 }
                 ExceptionKind::AbandonedCredit => {
                     self.abandoned
@@ -299,19 +303,16 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Signs the card's next unlock.
-    pub fn authorize_unlock(&mut self, card_id: CardId) -> Result<UnlockAuth, Error> {
-        let day = self.day;
-        let issuer = self.issuer.clone();
-        let account = self.account_mut(card_id)?;
-        let unlock_seq = account.next_unlock_seq;
-        account.next_unlock_seq = unlock_seq
-            .checked_add(1)
-            .ok_or(Error::Mismatch("unlock sequence exhausted"))?;
-        Ok(issuer.sign_unlock(UnlockAuthBody {
+    /// Signs an unlock for the card's current `unlock_seq` (read with GET STATUS), once
+    /// the bank has decided to reopen the card. Signing the same number again (a retry
+    /// after a lost answer or a failed write on the card) is harmless: the card accepts
+    /// one and then moves its number on, so no old authorization reopens it later.
+    pub fn authorize_unlock(&self, card_id: CardId, unlock_seq: u32) -> Result<UnlockAuth, Error> {
+        self.account(card_id)?;
+        Ok(self.issuer.sign_unlock(UnlockAuthBody {
             card_id,
             unlock_seq,
-            day,
+            day: self.day,
         }))
     }
 

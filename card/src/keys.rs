@@ -93,7 +93,8 @@ struct PubKey(VerifyingKey);
 
 impl PubKey {
     fn from_bytes(bytes: &[u8; 32]) -> Result<Self, Error> {
-        let key = VerifyingKey::from_bytes(bytes).map_err(|_| Error::Malformed("bad public key"))?;
+        let key =
+            VerifyingKey::from_bytes(bytes).map_err(|_| Error::Malformed("bad public key"))?;
         if key.is_weak() {
             return Err(Error::Malformed("weak public key"));
         }
@@ -103,7 +104,9 @@ impl PubKey {
     /// Strict verification (no malleable signatures, no small-order components).
     fn verify(&self, tag: &str, body: &[u8], sig: &Signature) -> bool {
         let sig = ed25519_dalek::Signature::from_bytes(&sig.0);
-        self.0.verify_strict(&signing_input(tag, body), &sig).is_ok()
+        self.0
+            .verify_strict(&signing_input(tag, body), &sig)
+            .is_ok()
     }
 }
 

@@ -152,10 +152,7 @@ mod tests {
         assert!(Pin::new("12a4").is_err());
         assert!(Pin::new_puk("1234567").is_err());
         let p = Pin::new("1234").unwrap();
-        assert_eq!(
-            *p.field(),
-            [b'1', b'2', b'3', b'4', 0xFF, 0xFF, 0xFF, 0xFF]
-        );
+        assert_eq!(*p.field(), [b'1', b'2', b'3', b'4', 0xFF, 0xFF, 0xFF, 0xFF]);
         assert!(Pin::from_field(&*p.field()).unwrap().ct_eq(&p));
         assert!(Pin::from_field(&[b'1', b'2', b'3', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]).is_err());
         assert!(Pin::from_field(&[b'1', b'2', b'3', b'4', 0xFF, b'5', 0xFF, 0xFF]).is_err());

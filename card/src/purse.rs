@@ -636,8 +636,10 @@ impl Purse {
         exact_len(&cmd.data, CardCert::LEN + 2 * PIN_FIELD_LEN)?;
         let mut r = Reader::new(&cmd.data);
         let cert = CardCert::read(&mut r).map_err(wrong_data)?;
-        let pin = Pin::from_field(r.take(PIN_FIELD_LEN).map_err(wrong_data)?).map_err(wrong_data)?;
-        let puk = Pin::from_field(r.take(PIN_FIELD_LEN).map_err(wrong_data)?).map_err(wrong_data)?;
+        let pin =
+            Pin::from_field(r.take(PIN_FIELD_LEN).map_err(wrong_data)?).map_err(wrong_data)?;
+        let puk =
+            Pin::from_field(r.take(PIN_FIELD_LEN).map_err(wrong_data)?).map_err(wrong_data)?;
         cert.verify(issuer).map_err(|_| Sw::BAD_SIGNATURE)?;
         if cert.card_pub != key.public() {
             return Err(Sw::WRONG_DATA);
@@ -1035,8 +1037,7 @@ impl ActivePurse {
         request
             .verify_card(&payee_key)
             .map_err(|_| Sw::BAD_SIGNATURE)?;
-        if t.amount != amount || t.purpose != purpose || t.currency != self.cert.profile.currency
-        {
+        if t.amount != amount || t.purpose != purpose || t.currency != self.cert.profile.currency {
             return Err(Sw::WRONG_DATA);
         }
         self.require_pin(session)?;
@@ -1075,7 +1076,9 @@ impl ActivePurse {
             return Err(Sw::REFERENCE_NOT_FOUND);
         };
         let t = value.body.0;
-        if t.payer != terms.payer || t.payee_seq != terms.payee_seq || t.payer_seq != terms.payer_seq
+        if t.payer != terms.payer
+            || t.payee_seq != terms.payee_seq
+            || t.payer_seq != terms.payer_seq
         {
             return Err(Sw::REFERENCE_NOT_FOUND);
         }
@@ -1114,13 +1117,13 @@ impl ActivePurse {
         exact_len(data, Ack::LEN)?;
         let ack = Ack::parse(data).map_err(wrong_data)?;
         let t = ack.body.0;
-        if let Pending::ExpectingAck { terms, payee_key } = &self.pending {
-            if *terms == t {
-                ack.verify_card(payee_key).map_err(|_| Sw::BAD_SIGNATURE)?;
-                self.pending = Pending::Idle;
-                self.set_debit_status(t.payer_seq, LogStatus::Complete);
-                return Ok(Vec::new());
-            }
+        if let Pending::ExpectingAck { terms, payee_key } = &self.pending
+            && *terms == t
+        {
+            ack.verify_card(payee_key).map_err(|_| Sw::BAD_SIGNATURE)?;
+            self.pending = Pending::Idle;
+            self.set_debit_status(t.payer_seq, LogStatus::Complete);
+            return Ok(Vec::new());
         }
         // A late ACK for a debit already in the exception log settles it here.
         let Some(pos) = self

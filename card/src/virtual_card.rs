@@ -140,10 +140,10 @@ impl Card for VirtualCard {
             Err(_) => return self.roll_back(),
         };
         if *json != *self.committed {
-            if let Some(store) = self.store.as_mut() {
-                if store.save(&json).is_err() {
-                    return self.roll_back();
-                }
+            if let Some(store) = self.store.as_mut()
+                && store.save(&json).is_err()
+            {
+                return self.roll_back();
             }
             self.committed = json;
         }

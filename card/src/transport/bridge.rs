@@ -272,7 +272,8 @@ mod tests {
         assert_eq!(text, r#"{"id":7,"ok":true,"handle":3,"atr":"3b"}"#);
         assert_eq!(ClientCore::decode(7, &text).unwrap(), ok);
         assert!(ClientCore::decode(8, &text).is_err());
-        let err = serde_json::to_string(&BridgeResponse::error(9, codes::NO_CARD, "empty")).unwrap();
+        let err =
+            serde_json::to_string(&BridgeResponse::error(9, codes::NO_CARD, "empty")).unwrap();
         assert_eq!(ClientCore::decode(9, &err), Err(TransportError::NoCard));
     }
 }

@@ -172,9 +172,14 @@ fn header(kind: u8, len: usize, slot: u8, seq: u8, specific: [u8; 3]) -> Vec<u8>
     out
 }
 
-/// Splits one whole frame into (type, slot, seq, specific, payload).
-fn split(bytes: &[u8], max: usize) -> Result<(u8, u8, u8, [u8; 3], &[u8]), CcidError> {
-    let (h, rest) = bytes.split_at_checked(HEADER_LEN).ok_or(CcidError::TooShort)?;
+/// One frame cut into its fields: type, slot, seq, the three specific bytes, payload.
+type Fields<'a> = (u8, u8, u8, [u8; 3], &'a [u8]);
+
+/// Splits one whole frame into its fields.
+fn split(bytes: &[u8], max: usize) -> Result<Fields<'_>, CcidError> {
+    let (h, rest) = bytes
+        .split_at_checked(HEADER_LEN)
+        .ok_or(CcidError::TooShort)?;
     let len = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
     let len = usize::try_from(len).unwrap_or(usize::MAX);
     if len > max.saturating_sub(HEADER_LEN) {
@@ -389,7 +394,9 @@ impl Reassembler {
             .filter(|&t| t <= self.max_message);
         let Some(total) = total else {
             self.buf.clear();
-            return Err(CcidError::TooLong(usize::try_from(len).unwrap_or(usize::MAX)));
+            return Err(CcidError::TooLong(
+                usize::try_from(len).unwrap_or(usize::MAX),
+            ));
         };
         if self.buf.len() < total {
             return Ok(None);
@@ -495,6 +502,30 @@ impl CcidHost {
             })
             .collect()
     }
+}
+
+/// `dwMaxCCIDMessageLength` from a configuration descriptor (as read with
+/// GET_DESCRIPTOR): the smart-card class descriptor is type `0x21`, 54 bytes long, with
+/// the field at offset 44 (CCID rev 1.1 §5.1). `None` if absent or malformed.
+pub fn max_message_from_config_descriptor(config: &[u8]) -> Option<usize> {
+    let mut rest = config;
+    while let [len, kind, ..] = *rest {
+        let len = usize::from(len);
+        if len < 2 || len > rest.len() {
+            return None;
+        }
+        let (descriptor, tail) = rest.split_at(len);
+        if kind == 0x21 && len == 54 {
+            let field = descriptor.get(44..48)?;
+            let max = u32::from_le_bytes([field[0], field[1], field[2], field[3]]);
+            let max = usize::try_from(max).ok()?;
+            return (HEADER_LEN + 1..=MAX_MESSAGE_LIMIT)
+                .contains(&max)
+                .then_some(max);
+        }
+        rest = tail;
+    }
+    None
 }
 
 /// A bulk IN/OUT endpoint pair (WebUSB `transferOut`/`transferIn`, or an emulator).
@@ -725,7 +756,14 @@ impl<C: Card> CcidReaderEmulator<C> {
         }
     }
 
-    fn answer(&mut self, slot: u8, seq: u8, status: CommandStatus, error: u8, response: CcidResponse) {
+    fn answer(
+        &mut self,
+        slot: u8,
+        seq: u8,
+        status: CommandStatus,
+        error: u8,
+        response: CcidResponse,
+    ) {
         for _ in 0..self.time_extensions {
             if status != CommandStatus::Processed {
                 break;

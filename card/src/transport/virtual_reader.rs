@@ -125,10 +125,10 @@ impl CardTransport for VirtualReader {
             .handles
             .remove(&handle)
             .ok_or(TransportError::NoSuchHandle)?;
-        if !inner.handles.values().any(|&s| s == index) {
-            if let Some(card) = inner.slots[index].1.as_mut() {
-                card.power_off();
-            }
+        if !inner.handles.values().any(|&s| s == index)
+            && let Some(card) = inner.slots[index].1.as_mut()
+        {
+            card.power_off();
         }
         Ok(())
     }
