@@ -45,6 +45,7 @@ async fn start(ctx: AppContext) {
         .or_else(session::load_bank_url)
         .or_else(HttpTransport::page_origin)
         .unwrap_or_default();
+    ctx.dispatch(Action::BankUrl(bank_url.clone()));
     let wallet = match open_wallet(&bank_url).await {
         Ok(w) => w,
         Err(e) => {

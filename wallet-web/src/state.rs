@@ -279,6 +279,8 @@ pub enum Action {
         /// The logged-in user, if the session was restored.
         username: Option<String>,
     },
+    /// The bank chosen at start, before its database is open.
+    BankUrl(String),
     /// The wallet could not start.
     StartupFailed(String),
     /// Logged in as this user.
@@ -322,6 +324,7 @@ impl Reducible for AppState {
                 s.data = Rc::new(WalletData::default());
                 s.account = None;
             }
+            Action::BankUrl(url) => s.bank_url = url,
             Action::StartupFailed(e) => s.startup_error = Some(e),
             Action::LoggedIn(u) => s.username = Some(u),
             Action::LoggedOut => {

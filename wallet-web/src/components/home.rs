@@ -32,15 +32,21 @@ pub fn Home() -> Html {
             <div class="cards">
                 <div class="card balance-card">
                     <h2>{ "In your wallet" }</h2>
-                    <p class="big" id="balance" data-minor={data.balance.minor().to_string()}>
-                        { ctx.money(data.balance) }
-                    </p>
-                    <p class="muted">
-                        { "Pending: " }
-                        <span id="pending-amount" data-minor={data.pending_amount.minor().to_string()}>
-                            { ctx.money(data.pending_amount) }
-                        </span>
-                    </p>
+                    // Until storage was read, no figure: a test (or a person)
+                    // must not take "0.00" for the balance.
+                    if data.loaded {
+                        <p class="big" id="balance" data-minor={data.balance.minor().to_string()}>
+                            { ctx.money(data.balance) }
+                        </p>
+                        <p class="muted">
+                            { "Pending: " }
+                            <span id="pending-amount" data-minor={data.pending_amount.minor().to_string()}>
+                                { ctx.money(data.pending_amount) }
+                            </span>
+                        </p>
+                    } else {
+                        <p class="big muted" id="balance-loading" aria-busy="true">{ "…" }</p>
+                    }
                 </div>
                 <div class="card">
                     <h2>{ "Bank account" }</h2>
