@@ -43,12 +43,10 @@ impl<T: Transport> BankClient<T> {
         } else {
             match serde_json::from_slice::<ErrorResponse>(&resp.body) {
                 Ok(err) => Err(WalletError::Bank(err)),
+                // Not the bank's JSON (a proxy, a static server): name the
+                // status as well as a code can.
                 Err(_) => Err(WalletError::Bank(ErrorResponse::new(
-                    if resp.status >= 500 {
-                        ecash_shared::ErrorCode::Internal
-                    } else {
-                        ecash_shared::ErrorCode::BadRequest
-                    },
+                    code_for_status(resp.status),
                     format!("HTTP {} from {path}", resp.status),
                 ))),
             }
@@ -155,6 +153,20 @@ impl<T: Transport> BankClient<T> {
     pub async fn order_status(&self, order_id: &str) -> Result<OrderStatusResponse, WalletError> {
         let path = format!("/v1/orders/{}/status", path_segment(order_id)?);
         self.call::<(), _>(Method::Get, &path, None, None).await
+    }
+}
+
+/// The closest error code for a bare HTTP status.
+fn code_for_status(status: u16) -> ecash_shared::ErrorCode {
+    use ecash_shared::ErrorCode;
+    match status {
+        401 => ErrorCode::Unauthorized,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        413 => ErrorCode::PayloadTooLarge,
+        429 => ErrorCode::RateLimited,
+        s if s >= 500 => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
     }
 }
 
