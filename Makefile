@@ -31,8 +31,7 @@ test-native:
 	$(CARGO) test --workspace
 
 test-wasm:
-	$(CARGO) test -p ecash-shared --target wasm32-unknown-unknown --test vectors
-	$(CARGO) test -p wallet-web --target wasm32-unknown-unknown --test web
+	CARGO=$(CARGO) bash scripts/test-wasm.sh
 
 bench-crypto:
 	bash scripts/bench-crypto.sh

@@ -35,7 +35,9 @@ fn benches(c: &mut Criterion) {
     }
     let sig = blind_rsa::blind_sign(&sk, &blinded).unwrap();
     let coin = planchet.finish(&keyset, &sig).unwrap();
-    let msg = SpendMessage::Deposit { account: "alice".into() };
+    let msg = SpendMessage::Deposit {
+        account: "alice".into(),
+    };
     let coin_sig = planchet.secret.sign(&msg);
     g.bench_function("verify_coin", |b| {
         b.iter(|| {

@@ -44,9 +44,9 @@ pub mod orders;
 pub mod pay;
 pub mod payout;
 pub mod pool;
-pub mod signer;
 pub mod refund;
 pub mod shop;
+pub mod signer;
 pub mod spend;
 pub mod storage;
 pub mod swap;
@@ -140,6 +140,22 @@ impl Bank {
     }
 }
 
+/// CORS for the API: a wallet page served from another origin (or a bank
+/// chosen in the wallet's "bank URL" field) may call it. Any origin is safe
+/// here because authentication is a bearer token the page must hold, never a
+/// cookie, so credentials are not allowed and no request rides on ambient
+/// authority.
+fn api_cors() -> actix_cors::Cors {
+    actix_cors::Cors::default()
+        .allow_any_origin()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+        ])
+        .max_age(3600)
+}
+
 /// Registers every route of the server: the API under `/v1` (unknown routes
 /// there answer a JSON 404), the checkout embed, the demo shop (if enabled)
 /// and the wallet's static files at `/`.
@@ -157,6 +173,7 @@ pub fn configure(bank: Bank) -> impl FnOnce(&mut aweb::ServiceConfig) + Clone + 
             .app_data(aweb::PathConfig::default().error_handler(error::path_error))
             .service(
                 aweb::scope("/v1")
+                    .wrap(api_cors())
                     .configure(health::configure)
                     .configure(keys::configure)
                     .configure(accounts::configure)

@@ -124,7 +124,11 @@ mod tests {
         let sk = SecretKey::generate(2048).unwrap();
         let pk = sk.public_key().clone();
         let der = sk.to_pkcs8_der().unwrap();
-        let rust = make_signer(SecretKey::from_pkcs8_der(&der).unwrap(), SignerBackend::Rust).unwrap();
+        let rust = make_signer(
+            SecretKey::from_pkcs8_der(&der).unwrap(),
+            SignerBackend::Rust,
+        )
+        .unwrap();
         let ossl = make_signer(sk, SignerBackend::Openssl).unwrap();
         let variant = Variant::Sha384PssRandomized;
         for i in 0..4u8 {
