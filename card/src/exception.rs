@@ -24,9 +24,10 @@
 //!
 //! Records are read with GET EXCEPTION (signed at read time by the card: `card_id (8) ||
 //! exception_id (4) || kind (1) || terms (36)` under tag `exception`) and removed by an
-//! issuer-signed [`ClearAuth`] (`card_id (8) || up_to (4)` under `clear`) once the bank has
-//! stored every record up to that id. A full log (8 records) stops new transfers
-//! (`6A84`) until cleared, so no record is ever overwritten.
+//! issuer-signed [`ClearAuth`] naming exactly the ids the bank has stored (`card_id (8) ||
+//! count (1) || 8 × id (4, unused slots 0)` under `clear`) — so a host that withholds a
+//! record cannot get it erased: it stays on the card. A full log (8 records) stops new
+//! transfers (`6A84`) until cleared, so no record is ever overwritten.
 
 use serde::{Deserialize, Serialize};
 
@@ -94,29 +95,73 @@ impl Body for ExceptionRecordBody {
 pub type ExceptionRecord = Signed<ExceptionRecordBody>;
 
 /// Body of the issuer's clearance of a card's exception log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClearAuthBody {
     /// The card.
     pub card_id: CardId,
-    /// Records with `exception_id <= up_to` are removed.
-    pub up_to: u32,
+    /// The ids of the records the bank has stored (1 to 8 distinct ids, each ≥ 1).
+    pub ids: Vec<u32>,
 }
 
 impl Body for ClearAuthBody {
     const TAG: &'static str = "clear";
-    const LEN: usize = 12;
+    const LEN: usize = 9 + 4 * EXCEPTION_LOG_CAPACITY;
 
     fn write(&self, w: &mut Writer) {
-        w.bytes(&self.card_id.0).u32(self.up_to);
+        // Built by the issuer with at most EXCEPTION_LOG_CAPACITY ids (see `Ledger`);
+        // extra ids would not fit the fixed layout and are not written.
+        let n = self.ids.len().min(EXCEPTION_LOG_CAPACITY);
+        w.bytes(&self.card_id.0).u8(n as u8);
+        for i in 0..EXCEPTION_LOG_CAPACITY {
+            w.u32(self.ids.get(i).copied().filter(|_| i < n).unwrap_or(0));
+        }
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
-        Ok(ClearAuthBody {
-            card_id: CardId(r.array()?),
-            up_to: r.u32()?,
-        })
+        let card_id = CardId(r.array()?);
+        let n = usize::from(r.u8()?);
+        if n > EXCEPTION_LOG_CAPACITY {
+            return Err(Error::Malformed("too many ids"));
+        }
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..EXCEPTION_LOG_CAPACITY {
+            let id = r.u32()?;
+            match (i < n, id) {
+                (true, 0) => return Err(Error::Malformed("exception id 0")),
+                (true, id) => ids.push(id),
+                (false, 0) => {}
+                (false, _) => return Err(Error::Malformed("non-zero padding")),
+            }
+        }
+        Ok(ClearAuthBody { card_id, ids })
     }
 }
 
-/// An issuer-signed clearance (CLEAR EXCEPTIONS command data, 76 bytes).
+/// An issuer-signed clearance (CLEAR EXCEPTIONS command data, 105 bytes).
 pub type ClearAuth = Signed<ClearAuthBody>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clearance_layout_is_fixed_and_strict() {
+        let body = ClearAuthBody {
+            card_id: CardId([7; 8]),
+            ids: vec![3, 1],
+        };
+        let bytes = body.to_bytes();
+        assert_eq!(bytes.len(), ClearAuthBody::LEN);
+        let back = ClearAuthBody::read(&mut Reader::new(&bytes)).unwrap();
+        assert_eq!(back, body);
+        let mut bad = bytes.clone();
+        bad[8] = 9; // count over capacity
+        assert!(ClearAuthBody::read(&mut Reader::new(&bad)).is_err());
+        let mut bad = bytes.clone();
+        bad[40] = 1; // padding slot not zero
+        assert!(ClearAuthBody::read(&mut Reader::new(&bad)).is_err());
+        let mut bad = bytes;
+        bad[9..13].copy_from_slice(&[0; 4]); // id 0
+        assert!(ClearAuthBody::read(&mut Reader::new(&bad)).is_err());
+    }
+}

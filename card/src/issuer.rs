@@ -26,7 +26,9 @@ use ecash_shared::{Amount, Currency};
 
 use crate::Error;
 use crate::cert::{CardCert, CardProfile};
-use crate::exception::{ClearAuth, ClearAuthBody, ExceptionKind, ExceptionRecord};
+use crate::exception::{
+    ClearAuth, ClearAuthBody, EXCEPTION_LOG_CAPACITY, ExceptionKind, ExceptionRecord,
+};
 use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
 use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
 use crate::message::Signed;
@@ -251,8 +253,8 @@ impl Ledger {
         Ok(amount)
     }
 
-    /// Stores a card's exception records (all of them, in order, as GET EXCEPTION read
-    /// them) and answers the clearance for the highest id stored.
+    /// Stores a card's exception records (as GET EXCEPTION read them) and answers the
+    /// clearance naming exactly the records stored.
     pub fn accept_exceptions(
         &mut self,
         card_id: CardId,
@@ -262,10 +264,14 @@ impl Ledger {
         for r in records {
             self.issuer.check_exception(&cert, r)?;
         }
-        let mut up_to = None;
+        let mut ids: Vec<u32> = records.iter().map(|r| r.body.exception_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > EXCEPTION_LOG_CAPACITY {
+            return Err(Error::Mismatch("more exception records than a card holds"));
+        }
         for r in records {
             let b = r.body;
-            up_to = up_to.max(Some(b.exception_id));
             if !self.archived.insert((card_id, b.exception_id)) {
                 continue;
             }
@@ -280,7 +286,10 @@ impl Ledger {
                 }
             }
         }
-        Ok(up_to.map(|up_to| self.issuer.sign_clear(ClearAuthBody { card_id, up_to })))
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.issuer.sign_clear(ClearAuthBody { card_id, ids })))
     }
 
     /// Transfers proven lost (an unacked debit and an abandoned credit with the same

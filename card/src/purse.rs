@@ -26,11 +26,14 @@
 //! | RESEND | `80 6C P1 00` | P1 = 1 last ACK, 2 last unload proof, 3 last load receipt |
 //! | GET LOG | `80 B2 P1 00` | P1 = index, newest first → [`LogEntry`] (38) |
 //! | GET EXCEPTION | `80 B4 P1 00` | P1 = index, oldest first → [`ExceptionRecord`] (113) |
-//! | CLEAR EXCEPTIONS | `80 B6 00 00` | [`ClearAuth`] (76) → – |
+//! | CLEAR EXCEPTIONS | `80 B6 00 00` | [`ClearAuth`] (105) → – |
 //!
 //! State changes are all-or-nothing per command: each handler checks everything before
-//! it changes anything, and the [`crate::virtual_card`] commits the state after the
-//! command (or answers `6581` and keeps the old state if it cannot).
+//! it changes anything, so an error status means nothing changed — except the changes
+//! that *are* the answer: a wrong PIN costs a try (`63Cx`), a START FROM that breaks a
+//! risk rule locks the purse (`9403`, after ending any unfinished transfer as ABORT
+//! does). The [`crate::virtual_card`] commits the state after each command (or answers
+//! `6581` and keeps the old state if it cannot).
 //!
 //! # The card as CAFE's observer
 //!
@@ -1185,7 +1188,7 @@ impl ActivePurse {
         if auth.body.card_id != self.id() {
             return Err(Sw::WRONG_DATA);
         }
-        self.exceptions.retain(|e| e.id > auth.body.up_to);
+        self.exceptions.retain(|e| !auth.body.ids.contains(&e.id));
         Ok(Vec::new())
     }
 }

@@ -100,6 +100,7 @@ enum Op {
     },
     Settle {
         card: usize,
+        partial: bool,
     },
     Unload {
         card: usize,
@@ -124,7 +125,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => card.clone().prop_map(|card| Op::FailCommit { card }),
         1 => card.clone().prop_map(|card| Op::Abort { card }),
         1 => card.clone().prop_map(|card| Op::ResendAck { card }),
-        1 => card.clone().prop_map(|card| Op::Settle { card }),
+        1 => (card.clone(), any::<bool>()).prop_map(|(card, partial)| Op::Settle { card, partial }),
         1 => (card, 1..3_000u64, any::<bool>())
             .prop_map(|(card, amount, lose)| Op::Unload { card, amount, lose }),
         1 => Just(Op::NextDay),
@@ -227,7 +228,9 @@ impl World {
         }
     }
 
-    fn settle(&mut self, i: usize) {
+    /// Goes online: unlock if locked, upload exception records (a partial upload
+    /// leaves the rest on the card), clear what was stored, take pending loads.
+    fn settle(&mut self, i: usize, partial: bool) {
         let status = match self.send(i, &cmd::get_status(), false) {
             Ok(s) => ecash_card::PurseStatus::parse(&s).unwrap(),
             Err(_) => return,
@@ -242,10 +245,13 @@ impl World {
                 return;
             }
         }
-        let records = match host::exceptions(&mut self.slots[i].card) {
+        let mut records = match host::exceptions(&mut self.slots[i].card) {
             Ok(r) => r,
             Err(_) => return,
         };
+        if partial {
+            records.truncate(records.len() / 2);
+        }
         if let Some(clear) = self.ledger.accept_exceptions(id, &records).unwrap() {
             let _ = self.send(i, &cmd::clear_exceptions(&clear), false);
         }
@@ -390,7 +396,7 @@ impl World {
                     });
                 }
             }
-            Op::Settle { card } => self.settle(card),
+            Op::Settle { card, partial } => self.settle(card, partial),
             Op::Unload { card, amount, lose } => {
                 let order = UnloadOrder {
                     amount: Amount::from_minor(amount),
@@ -444,7 +450,7 @@ impl World {
         // Twice: recoveries need both sides' records, uploaded in any order.
         for _ in 0..2 {
             for i in 0..CARDS {
-                self.settle(i);
+                self.settle(i, false);
             }
         }
         for i in 0..CARDS {
@@ -577,8 +583,14 @@ fn scripted_chaos() {
             amount: 100,
             lose: true,
         },
-        Op::Settle { card: 0 },
-        Op::Settle { card: 1 },
+        Op::Settle {
+            card: 0,
+            partial: true,
+        },
+        Op::Settle {
+            card: 1,
+            partial: false,
+        },
         Op::NextDay,
         Op::Start {
             payer: 1,

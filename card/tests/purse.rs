@@ -637,7 +637,7 @@ fn lost_value_is_recovered_once_through_the_exception_logs() {
     let rogue = Issuer::new(IssuerKey::from_seed(&[0x66; 32]));
     let body = ClearAuthBody {
         card_id: p.a_cert.card_id,
-        up_to: 99,
+        ids: vec![1],
     };
     assert_eq!(
         sw(exchange(
@@ -998,4 +998,33 @@ fn any_bytes_get_a_status_word_never_a_panic() {
     // Still a working purse.
     exchange(&mut card, &cmd::select()).unwrap();
     exchange(&mut card, &cmd::get_status()).unwrap();
+}
+
+#[test]
+fn withheld_exception_records_are_not_erased() {
+    let mut p = pair(Mode::Personal);
+    for _ in 0..2 {
+        let request = start(&mut p.a, &p.a_cert, &mut p.b, &p.b_cert, 100);
+        exchange(&mut p.a, &cmd::req(&request)).unwrap();
+        exchange(&mut p.a, &cmd::abort()).unwrap();
+    }
+    let records = host::exceptions(&mut p.a).unwrap();
+    assert_eq!(records.len(), 2);
+    // The host uploads only the second record; the clearance names only that one.
+    let clear = p
+        .ledger
+        .accept_exceptions(p.a_cert.card_id, &records[1..])
+        .unwrap()
+        .unwrap();
+    assert_eq!(clear.body.ids, [records[1].body.exception_id]);
+    exchange(&mut p.a, &cmd::clear_exceptions(&clear)).unwrap();
+    let left = host::exceptions(&mut p.a).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].body.exception_id, records[0].body.exception_id);
+    assert!(
+        p.ledger
+            .accept_exceptions(p.a_cert.card_id, &[])
+            .unwrap()
+            .is_none()
+    );
 }
