@@ -10,7 +10,7 @@
 //! | [`Ledger::certify`] | `POST /v1/cards` {card_pub, mode} → cert | card id (unique), cert |
 //! | [`Ledger::authorize_load`] | `POST /v1/cards/{id}/loads` {amount, payment} → auth | `(card_id, load_seq)` unique, amount, kind — before answering |
 //! | [`Ledger::loads_from`] | `GET /v1/cards/{id}/loads?from=seq` | – (re-send stored auths) |
-//! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique |
+//! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique, with the proof (a different proof for a used number = cloned card) |
 //! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
 //! | [`Ledger::recover`] | (same call, or a periodic job) | `(payer, payer_seq)` recovered once |
 //! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision) | the decision (audit) |
@@ -34,7 +34,7 @@ use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
 use crate::message::Signed;
 use crate::risk::{UnlockAuth, UnlockAuthBody};
 use crate::transfer::Terms;
-use crate::unload::UnloadProof;
+use crate::unload::{UnloadProof, UnloadProofBody};
 
 /// The issuer's signing key and what it signs.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ struct CardAccount {
     cert: CardCert,
     /// Load authorizations in sequence order: `loads[i]` has `load_seq = i + 1`.
     loads: Vec<LoadAuth>,
-    unloads: BTreeMap<u32, Amount>,
+    unloads: BTreeMap<u32, UnloadProofBody>,
 }
 
 /// In-memory reference of the bank's card records (see the module docs).
@@ -238,17 +238,25 @@ impl Ledger {
     }
 
     /// Accepts an unload proof once; returns the amount to credit to the destination
-    /// the first time, and zero for a repeat.
+    /// the first time, and zero for a repeat of the same proof. A *different* proof with
+    /// a number already used can only come from a copy of the card's key and state (a
+    /// cloned virtual card): it is refused, and the bank should block the card.
     pub fn accept_unload(&mut self, proof: &UnloadProof) -> Result<Amount, Error> {
         let card_id = proof.body.card_id;
         let cert = self.account(card_id)?.cert.clone();
         self.issuer.check_unload(&cert, proof)?;
         let amount = proof.body.amount;
         let account = self.account_mut(card_id)?;
-        if account.unloads.contains_key(&proof.body.unload_seq) {
-            return Ok(Amount::ZERO);
+        if let Some(seen) = account.unloads.get(&proof.body.unload_seq) {
+            return if *seen == proof.body {
+                Ok(Amount::ZERO)
+            } else {
+                Err(Error::Mismatch(
+                    "two different unload proofs with one sequence number: cloned card",
+                ))
+            };
         }
-        account.unloads.insert(proof.body.unload_seq, amount);
+        account.unloads.insert(proof.body.unload_seq, proof.body);
         self.unloaded = self.unloaded.checked_add(amount)?;
         Ok(amount)
     }

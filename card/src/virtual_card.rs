@@ -10,6 +10,13 @@
 //! Stores: [`MemoryStore`] (shared handle; the browser wallet reads it after each
 //! exchange and writes IndexedDB), [`FileStore`] natively (JSON file, atomic replace via
 //! temp file + fsync + rename).
+//!
+//! **A virtual card is not tamper-resistant.** Its state holds the card key: whoever can
+//! read it can copy the purse and spend the same value twice offline — the observer
+//! guarantee of [`crate::purse`] needs a real card. The issuer should certify virtual
+//! cards with low caps and limits; copies show up when both reach the bank (two
+//! different unload proofs or exception records under one sequence number, which
+//! [`crate::issuer::Ledger::accept_unload`] refuses).
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -376,6 +376,30 @@ fn unload_needs_pin_and_the_bank_credits_once() {
         },
     )
     .unwrap();
+    // A copy of the card (its state file) unloading again with the same number is a
+    // clone: the bank refuses the second, different proof.
+    let mut clone = VirtualCard::from_json(&card.state_json()).unwrap();
+    exchange(&mut clone, &cmd::select()).unwrap();
+    exchange(&mut clone, &cmd::verify(&pin())).unwrap();
+    let mine = host::unload(
+        &mut card,
+        &UnloadOrder {
+            amount: eur(10),
+            ..order
+        },
+    )
+    .unwrap();
+    let theirs = host::unload(
+        &mut clone,
+        &UnloadOrder {
+            amount: eur(20),
+            ..order
+        },
+    )
+    .unwrap();
+    assert_eq!(mine.body.unload_seq, theirs.body.unload_seq);
+    assert_eq!(ledger.accept_unload(&mine).unwrap(), eur(10));
+    assert!(ledger.accept_unload(&theirs).is_err(), "clone detected");
 }
 
 #[test]
