@@ -151,6 +151,10 @@ fn session(stream: TcpStream, port: u16, config: &Config) -> Result<(), String> 
     stream
         .set_read_timeout(Some(HELLO_TIMEOUT))
         .map_err(|e| e.to_string())?;
+    // A page that stops reading must not pin a session thread forever.
+    stream
+        .set_write_timeout(Some(HELLO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))

@@ -396,3 +396,45 @@ fn ccid_descriptor_gives_the_maximum_message_length() {
     class[44..48].copy_from_slice(&5u32.to_le_bytes());
     assert_eq!(ccid::max_message_from_config_descriptor(&class), None);
 }
+
+/// A reader that answers every "next part" request with an empty "continues" block.
+struct EndlessChain {
+    out: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl ccid::BulkPipe for EndlessChain {
+    async fn write(&mut self, data: &[u8]) -> Result<(), TransportError> {
+        let cmd = CommandFrame::decode(data, ccid::MAX_MESSAGE_LIMIT).unwrap();
+        let (chain, data) = match cmd.command {
+            CcidCommand::IccPowerOn { .. } => (0, vec![0x3B, 0]),
+            CcidCommand::XfrBlock { level: 0, .. } => (1, vec![0x61]),
+            _ => (3, vec![]),
+        };
+        let frame = ResponseFrame {
+            slot: 0,
+            seq: cmd.seq,
+            icc: IccStatus::Active,
+            status: CommandStatus::Processed,
+            error: 0,
+            response: CcidResponse::DataBlock { chain, data },
+        };
+        self.out.push_back(frame.encode());
+        Ok(())
+    }
+    async fn read(&mut self, _max: usize) -> Result<Vec<u8>, TransportError> {
+        self.out
+            .pop_front()
+            .ok_or(TransportError::Io("empty".into()))
+    }
+}
+
+#[test]
+fn ccid_reader_refuses_an_endless_response_chain() {
+    let pipe = EndlessChain {
+        out: Default::default(),
+    };
+    let mut reader = CcidReader::new(pipe, "r", 271, 512);
+    let c = block_on(reader.connect("r")).unwrap();
+    let e = block_on(reader.transmit(c.handle, &[0, 0xA4, 4, 0])).unwrap_err();
+    assert!(matches!(e, TransportError::Protocol(_)), "{e}");
+}

@@ -681,6 +681,10 @@ impl<P: BulkPipe> CardTransport for CcidReader<P> {
                     })
                     .await?;
                 let (c, data) = Self::data_block(frame)?;
+                if c == 0x03 && data.is_empty() {
+                    // An empty "continues" block would make this loop endless.
+                    return Err(CcidError::BadField("empty chained block").into());
+                }
                 if response.len() + data.len() > MAX_MESSAGE_LIMIT {
                     return Err(CcidError::TooLong(response.len() + data.len()).into());
                 }
