@@ -119,6 +119,20 @@ impl VirtualCard {
         self.purse.state()
     }
 
+    /// Goes back to a previously committed state (e.g. when an asynchronous write of the
+    /// newer one failed); the session is lost, as after a power cut.
+    pub fn restore(&mut self, state_json: &str) -> Result<(), Error> {
+        let state: PurseState =
+            serde_json::from_str(state_json).map_err(|e| Error::Storage(e.to_string()))?;
+        let committed = to_json(&state)?;
+        if let Some(store) = self.store.as_mut() {
+            store.save(&committed)?;
+        }
+        self.purse = Purse::from_state(state);
+        self.committed = committed;
+        Ok(())
+    }
+
     /// Replaces the store (the current state is saved to it first).
     pub fn set_store(&mut self, mut store: Box<dyn PurseStore>) -> Result<(), Error> {
         store.save(&self.committed)?;

@@ -206,3 +206,65 @@ fn file_persistence_survives_restarts_and_failed_writes_roll_back() {
     std::fs::write(dir.path().join("bad.json"), "{").unwrap();
     assert!(FileStore::new(dir.path().join("bad.json")).load().is_err());
 }
+
+#[test]
+fn a_state_change_is_answered_only_after_the_persister_stored_it() {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    let mut ledger = ledger();
+    let (mut a, a_cert) = issue(&mut ledger, 1, Mode::Personal);
+    let (b, _) = issue(&mut ledger, 2, Mode::Personal);
+    fund(&mut ledger, &mut a, &a_cert, 1_000);
+    let reader = VirtualReader::new();
+    reader.insert("A", a);
+    reader.insert("B", b);
+    let stored: Rc<RefCell<Vec<(String, String)>>> = Rc::default();
+    let fail = Rc::new(Cell::new(false));
+    {
+        let (stored, fail) = (stored.clone(), fail.clone());
+        reader.set_persister(Rc::new(move |name, json| {
+            let (stored, fail) = (stored.clone(), fail.clone());
+            Box::pin(async move {
+                if fail.get() {
+                    return Err(Error::Storage("disk full".into()));
+                }
+                stored.borrow_mut().push((name, json.to_string()));
+                Ok(())
+            })
+        }));
+    }
+    block_on(async {
+        let mut a = PurseClient::connect(reader.clone(), "A").await.unwrap();
+        let mut b = PurseClient::connect(reader.clone(), "B").await.unwrap();
+        a.verify_pin(&pin()).await.unwrap();
+        assert!(
+            stored.borrow().is_empty(),
+            "session-only changes are not stored"
+        );
+        client::transfer(&mut a, &mut b, eur(300), Purpose::Payment, 1)
+            .await
+            .unwrap();
+        // START FROM, REQ, ACK on A; START TO, VAL on B.
+        let names: Vec<String> = stored.borrow().iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(names, ["A", "B", "A", "B", "A"]);
+        let last_a = stored.borrow()[4].1.clone();
+        assert_eq!(
+            VirtualCard::from_json(&last_a).unwrap().state().balance(),
+            Some(eur(700))
+        );
+        // The write fails: 6581, the card is back at its old state, session gone.
+        fail.set(true);
+        a.verify_pin(&pin()).await.unwrap();
+        let e = client::transfer(&mut a, &mut b, eur(100), Purpose::Payment, 1).await;
+        assert_eq!(e.unwrap_err(), Error::Status(Sw::MEMORY_FAILURE));
+        fail.set(false);
+        assert_eq!(
+            a.status().await.unwrap_err(),
+            Error::Status(Sw::CONDITIONS_NOT_SATISFIED)
+        );
+        a.select().await.unwrap();
+        let st = a.status().await.unwrap();
+        assert_eq!((st.balance, st.pending), (eur(700), 0));
+    });
+}

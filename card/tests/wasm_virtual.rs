@@ -1,7 +1,8 @@
 //! The card stack in headless Chromium: virtual purses in a virtual reader paying each
 //! other, state persisted as JSON and restored, fresh card keys from the browser's
-//! randomness, CCID and HID emulators behind the same client, and the WebUSB, WebHID
-//! and bridge glue failing cleanly when no device or bridge is there.
+//! randomness, an asynchronous store committing before each answer, CCID and HID
+//! emulators behind the same client, and the WebUSB, WebHID and bridge glue failing
+//! cleanly when no device or bridge is there.
 //!
 //! Run: `cargo test -p ecash-card --target wasm32-unknown-unknown --test wasm_virtual`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -84,6 +85,47 @@ async fn two_purses_in_one_page_pay_each_other_and_persist() {
     let restored = VirtualCard::from_json(&saved).unwrap();
     assert_eq!(restored.state().balance(), Some(eur(2_250)));
     assert_eq!(*reader.state_json("Alice").unwrap(), *saved);
+}
+
+#[wasm_bindgen_test]
+async fn an_asynchronous_store_commits_before_the_card_answers() {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+
+    let mut ledger = ledger();
+    let (mut a, a_cert) = issue(&mut ledger, 1, Mode::Personal);
+    let (b, _) = issue(&mut ledger, 2, Mode::Personal);
+    fund(&mut ledger, &mut a, &a_cert, 800);
+    let reader = VirtualReader::new();
+    reader.insert("A", a);
+    reader.insert("B", b);
+    // Stands in for IndexedDB: resolves on a later task, like a transaction's `complete`.
+    let db: Rc<RefCell<BTreeMap<String, String>>> = Rc::default();
+    let d = db.clone();
+    reader.set_persister(Rc::new(move |name, json| {
+        let d = d.clone();
+        Box::pin(async move {
+            let later = js_sys::Promise::new(&mut |resolve, _| {
+                let _ = web_sys::window()
+                    .unwrap()
+                    .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+            });
+            wasm_bindgen_futures::JsFuture::from(later).await.unwrap();
+            d.borrow_mut().insert(name, json.to_string());
+            Ok(())
+        })
+    }));
+    let mut payer = PurseClient::connect(reader.clone(), "A").await.unwrap();
+    let mut payee = PurseClient::connect(reader.clone(), "B").await.unwrap();
+    payer.verify_pin(&pin()).await.unwrap();
+    client::transfer(&mut payer, &mut payee, eur(300), Purpose::Payment, 1)
+        .await
+        .unwrap();
+    let saved = VirtualCard::from_json(&db.borrow()["B"]).unwrap();
+    assert_eq!(saved.state().balance(), Some(eur(300)));
+    let saved = VirtualCard::from_json(&db.borrow()["A"]).unwrap();
+    assert_eq!(saved.state().balance(), Some(eur(500)));
 }
 
 #[wasm_bindgen_test]
