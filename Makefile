@@ -8,7 +8,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test wallet lint test-native test-wasm bench-crypto bench-wallet
+.PHONY: run test wallet lint test-native test-wasm test-e2e bench-crypto bench-wallet
 
 run: wallet
 	$(CARGO) run --release -p bank-server -- serve --listen $(LISTEN) --static-dir dist
@@ -20,18 +20,23 @@ wallet:
 
 test:
 	bash scripts/setup.sh test
-	$(MAKE) --no-print-directory lint test-native test-wasm
+	$(MAKE) --no-print-directory lint test-native test-wasm test-e2e
 
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p wallet-web -p ecash-shared --target wasm32-unknown-unknown --lib --bins --tests -- -D warnings
+	$(CARGO) clippy -p wallet-web -p ecash-shared -p ecash-card --target wasm32-unknown-unknown --lib --bins --tests -- -D warnings
 
 test-native:
 	$(CARGO) test --workspace
 
 test-wasm:
 	CARGO=$(CARGO) bash scripts/test-wasm.sh
+
+# The real page in headless Chromium: register, withdraw, buy in the demo shop
+# through the checkout popup, send a token to a second browser profile.
+test-e2e:
+	CARGO=$(CARGO) bash scripts/test-e2e.sh
 
 bench-crypto:
 	bash scripts/bench-crypto.sh

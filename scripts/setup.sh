@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: a second run installs nothing.
 #   scripts/setup.sh run    libssl-dev, wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk
-#   scripts/setup.sh test   the above minus Trunk, plus Debian chromium + chromium-driver
+#   scripts/setup.sh test   the above, plus Debian chromium + chromium-driver, PC/SC (pcscd,
+#                           vsmartcard-vpcd, libpcsclite-dev) and the E2E test's npm packages
 #   scripts/setup.sh bench  the run set plus openssl (for `openssl speed`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,26 @@ apt_install() {
   fi
 }
 
+ensure_node() {
+  # playwright-core needs Node >= 20 (this machine kind ships Node 20; Debian 12's
+  # own nodejs package is 18, too old).
+  local major
+  major="$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)"
+  if [ -z "$major" ] || [ "$major" -lt 20 ]; then
+    echo "[setup] Node.js >= 20 is required for the browser E2E test (found: ${major:-none})" >&2
+    exit 1
+  fi
+}
+
+ensure_e2e_packages() {
+  local dir=tests/e2e
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    log "npm ci in $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+    touch "$dir/node_modules"
+  fi
+}
+
 ensure_lockfile() {
   # The lock is committed; this only matters if someone deleted it.
   [ -f Cargo.lock ] || cargo generate-lockfile
@@ -69,9 +90,12 @@ case "$mode" in
     ensure_trunk
     ;;
   test)
-    apt_install pkg-config libssl-dev chromium chromium-driver
+    apt_install pkg-config libssl-dev chromium chromium-driver pcscd vsmartcard-vpcd libpcsclite-dev
     ensure_wasm_target
     ensure_wasm_bindgen
+    ensure_trunk
+    ensure_node
+    ensure_e2e_packages
     ;;
   bench)
     ensure_wasm_target

@@ -28,7 +28,11 @@ fn benches(c: &mut Criterion) {
     let blinded = planchet.blinded.blinded_msg.0.clone();
     let mut g = c.benchmark_group("bank");
     for backend in [SignerBackend::Openssl, SignerBackend::Rust] {
-        let signer = make_signer(SecretKey::from_pkcs8_der(&der).unwrap(), backend).unwrap();
+        let signer = make_signer(
+            std::sync::Arc::new(SecretKey::from_pkcs8_der(&der).unwrap()),
+            backend,
+        )
+        .unwrap();
         g.bench_function(format!("blind_sign_{backend:?}").to_lowercase(), |b| {
             b.iter(|| signer.blind_sign(black_box(&blinded)).unwrap())
         });

@@ -17,6 +17,8 @@ use actix_web::{HttpResponse, web};
 use anyhow::{Context, bail};
 use ecash_shared::api::KeysResponse;
 use ecash_shared::blind_rsa::SecretKey;
+
+use crate::signer::{Signer, SignerBackend, make_signer};
 use ecash_shared::encoding::{Bytes, Timestamp, b64_decode, b64_encode};
 use ecash_shared::{Amount, Currency, Keyset, KeysetId, KeysetInfo};
 use ed25519_dalek::SigningKey;
@@ -291,6 +293,8 @@ pub struct LoadedKeyset {
     pub info: KeysetInfo,
     /// The blind-signing key (`None`: deposit only).
     pub secret: Option<Arc<SecretKey>>,
+    /// The signer built on it, on the configured backend.
+    pub signer: Option<Signer>,
 }
 
 /// The keys in memory, loaded once at start.
@@ -345,6 +349,7 @@ impl Keys {
         currency: Currency,
         records: Vec<KeysetRecord>,
         file: &KeyFile,
+        backend: SignerBackend,
     ) -> anyhow::Result<Self> {
         let secrets: HashMap<KeysetId, &Arc<SecretKey>> = file
             .keysets
@@ -382,12 +387,18 @@ impl Keys {
             if secret.is_none() {
                 tracing::warn!(keyset = %r.id, "no private key for keyset: deposit only");
             }
+            let signer = secret
+                .as_ref()
+                .map(|s| make_signer(Arc::clone(s), backend))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("keyset {}: signer: {e}", r.id))?;
             by_id.insert(
                 r.id,
                 LoadedKeyset {
                     keyset,
                     info,
                     secret,
+                    signer,
                 },
             );
         }
@@ -452,7 +463,7 @@ pub fn load_or_create(
         }
     }
     let records = storage.keysets().context("reading keysets")?;
-    Keys::from_parts(config.currency, records, file_ref)
+    Keys::from_parts(config.currency, records, file_ref, config.signer)
 }
 
 /// `bank-server keys rotate`: a new set of keysets; the old ones stop

@@ -90,6 +90,9 @@ struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BANK_WORKERS")]
     workers: Option<usize>,
+    /// Blind-signing backend: `openssl` (fast, the default) or `rust` (the `rsa` crate).
+    #[arg(long, env = "BANK_SIGNER", default_value = "openssl")]
+    signer: bank_server::signer::SignerBackend,
     /// Do not serve the demo shop (/shop) nor keep its merchant account.
     #[arg(long)]
     no_demo_shop: bool,
@@ -159,6 +162,7 @@ async fn serve(g: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
         static_dir: Some(args.static_dir),
         admin_token: Some(admin_token.clone()),
         workers: args.workers,
+        signer: args.signer,
         demo_shop: !args.no_demo_shop,
         ..base_config(g)?
     };

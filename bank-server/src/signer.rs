@@ -42,7 +42,7 @@ impl std::str::FromStr for SignerBackend {
 pub type Signer = Arc<dyn BlindSigner + Send + Sync>;
 
 /// A signer for `secret` on the chosen backend.
-pub fn make_signer(secret: SecretKey, backend: SignerBackend) -> Result<Signer, Error> {
+pub fn make_signer(secret: Arc<SecretKey>, backend: SignerBackend) -> Result<Signer, Error> {
     Ok(match backend {
         SignerBackend::Rust => Arc::new(RustSigner(secret)),
         SignerBackend::Openssl => Arc::new(OpensslSigner::new(&secret)?),
@@ -50,7 +50,7 @@ pub fn make_signer(secret: SecretKey, backend: SignerBackend) -> Result<Signer, 
 }
 
 /// The `rsa`-crate signer.
-struct RustSigner(SecretKey);
+struct RustSigner(Arc<SecretKey>);
 
 impl BlindSigner for RustSigner {
     fn blind_sign(&self, blinded_msg: &[u8]) -> Result<Vec<u8>, Error> {
@@ -125,11 +125,11 @@ mod tests {
         let pk = sk.public_key().clone();
         let der = sk.to_pkcs8_der().unwrap();
         let rust = make_signer(
-            SecretKey::from_pkcs8_der(&der).unwrap(),
+            Arc::new(SecretKey::from_pkcs8_der(&der).unwrap()),
             SignerBackend::Rust,
         )
         .unwrap();
-        let ossl = make_signer(sk, SignerBackend::Openssl).unwrap();
+        let ossl = make_signer(Arc::new(sk), SignerBackend::Openssl).unwrap();
         let variant = Variant::Sha384PssRandomized;
         for i in 0..4u8 {
             let prepared = blind_rsa::prepare(variant, &[i; 32]).unwrap();

@@ -19,7 +19,9 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use ecash_shared::api::{BlindSignaturesResponse, MAX_COINS_PER_REQUEST, WithdrawRequest};
-use ecash_shared::blind_rsa::{self, SecretKey};
+use ecash_shared::blind_rsa;
+
+use crate::signer::Signer;
 use ecash_shared::coin::{BlindedCoin, hash_outputs};
 use ecash_shared::encoding::{Bytes, Timestamp, b64_decode};
 use ecash_shared::{Amount, ErrorCode, KeysetId};
@@ -115,7 +117,7 @@ pub fn check_outputs(
     keys: &Keys,
     outputs: &[BlindedCoin],
     now: Timestamp,
-) -> Result<(Amount, Vec<Arc<SecretKey>>), OutputError> {
+) -> Result<(Amount, Vec<Signer>), OutputError> {
     if outputs.is_empty() {
         return Err(OutputError::NoCoins);
     }
@@ -129,7 +131,7 @@ pub fn check_outputs(
         let k = keys
             .get(&o.keyset_id)
             .ok_or(OutputError::UnknownKeyset(o.keyset_id))?;
-        let secret = match &k.secret {
+        let secret = match &k.signer {
             Some(s) if k.keyset.can_withdraw(now) => Arc::clone(s),
             _ => return Err(OutputError::KeysetExpired(o.keyset_id)),
         };
@@ -150,17 +152,18 @@ pub fn check_outputs(
 /// RFC 9474 §4.3 `BlindSign` of every output (CPU-bound: blocking pool).
 pub fn sign_outputs(
     outputs: &[BlindedCoin],
-    signers: &[Arc<SecretKey>],
+    signers: &[Signer],
 ) -> Result<Vec<Vec<u8>>, OutputError> {
     outputs
         .iter()
         .zip(signers)
         .enumerate()
         .map(|(i, (o, sk))| {
-            blind_rsa::blind_sign(sk, o.blinded_msg.as_slice()).map_err(|e| match e {
-                blind_rsa::Error::InvalidInput => OutputError::BadBlindedMessage(i),
-                other => OutputError::SigningFailed(other),
-            })
+            sk.blind_sign(o.blinded_msg.as_slice())
+                .map_err(|e| match e {
+                    blind_rsa::Error::InvalidInput => OutputError::BadBlindedMessage(i),
+                    other => OutputError::SigningFailed(other),
+                })
         })
         .collect()
 }
