@@ -195,3 +195,59 @@ async fn demo_shop_account_is_created_once_and_can_be_turned_off() {
             .is_none()
     );
 }
+
+/// Runs `tests/js/checkout.test.js` (the embed's logic: receipt
+/// verification with WebCrypto Ed25519, message source/origin checks, popup
+/// handling) in Node against a live bank. Skipped, loudly, without Node 20+.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_js_logic_in_node() {
+    let node_ok = std::process::Command::new("node")
+        .args([
+            "-e",
+            "process.exit(typeof fetch === 'function' && crypto.subtle ? 0 : 1)",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !node_ok {
+        eprintln!("SKIPPED checkout_js_logic_in_node: needs `node` 20 or newer on PATH");
+        return;
+    }
+    let bank = demo_bank().await;
+    let alice = bank.user("alice", 1000).await;
+    let order = |item: &'static str| {
+        let c = bank.client();
+        async move {
+            c.post::<_, CreateOrderResponse>(
+                "/shop/api/orders",
+                &serde_json::json!({ "item": item }),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let paid = order("coffee").await;
+    let unpaid = order("stickers").await;
+    let coins = alice.withdraw(250).await.unwrap();
+    alice.pay_order(&paid.order_id, &coins).await.unwrap();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/js/checkout.test.js");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(script)
+        .env("BANK_URL", &bank.url)
+        .env("PAID_ID", &paid.order_id)
+        .env("UNPAID_ID", &unpaid.order_id);
+    // The server runs on this runtime: wait for node off its threads.
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    assert!(out.status.success(), "node failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("checkout.js: all checks passed"),
+        "{stdout}"
+    );
+    bank.assert_audit_clean();
+}

@@ -4,6 +4,8 @@
  *   <script src="https://bank.example/embed/checkout.js"></script>
  *   EcashCheckout.pay({ orderId, walletUrl }).then(result => ...)
  *   // or: <button data-ecash-order="ORDER_ID">Pay with e-cash</button>
+ *   EcashCheckout.status(orderId)          // the bank's {state, receipt, refunded}
+ *   EcashCheckout.verifyReceipt(receipt)   // confirm a receipt with the bank
  *
  * pay() opens the cyberwallet in a popup at {walletUrl}/#/pay/{orderId}. The
  * wallet pays the bank and posts {type: "ecash-receipt", receipt} (or
@@ -138,6 +140,31 @@
   }
 
   /**
+   * Confirms a receipt with the bank: the order's status must be paid (or
+   * refunded) with this very receipt; where the browser has WebCrypto
+   * Ed25519, the bank's signature is checked too. Resolves
+   * {receipt, verifiedByBank: true, signatureChecked}; rejects otherwise.
+   */
+  async function verifyReceipt(receipt, options) {
+    var bankUrl = trimSlash((options && options.bankUrl) || scriptOrigin);
+    if (!receipt || typeof receipt.order_id !== "string" || !ORDER_ID.test(receipt.order_id)) {
+      throw fail("RECEIPT_MISMATCH", "not a receipt");
+    }
+    var st = await status(receipt.order_id, { bankUrl: bankUrl });
+    if (st.state !== "paid" && st.state !== "refunded") {
+      throw fail("RECEIPT_MISMATCH", "the bank does not know this payment");
+    }
+    if (!sameReceipt(receipt, st.receipt)) {
+      throw fail("RECEIPT_MISMATCH", "the receipt differs from the bank's");
+    }
+    var sig = await checkSignature(bankUrl, st.receipt);
+    if (sig === false) {
+      throw fail("BAD_RECEIPT_SIGNATURE", "the receipt's bank signature does not verify");
+    }
+    return { receipt: st.receipt, verifiedByBank: true, signatureChecked: sig === true };
+  }
+
+  /**
    * Pays an order through the wallet popup. Call it from a click handler
    * (browsers only allow popups then). `orderId` may be a string or a
    * Promise of one: the popup opens at once and goes to the order when the
@@ -187,25 +214,20 @@
         if (busy || done) return;
         busy = true;
         try {
-          var st = await status(orderId, { bankUrl: bankUrl });
-          var paid = st.state === "paid" || st.state === "refunded";
-          if (!paid) {
-            if (claimed) throw fail("RECEIPT_MISMATCH", "the bank does not know this payment");
-            return finish(true, { status: "cancelled", orderId: orderId });
+          if (!claimed) {
+            var st = await status(orderId, { bankUrl: bankUrl });
+            if (st.state !== "paid" && st.state !== "refunded") {
+              return finish(true, { status: "cancelled", orderId: orderId });
+            }
+            claimed = st.receipt;
           }
-          if (claimed && !sameReceipt(claimed, st.receipt)) {
-            throw fail("RECEIPT_MISMATCH", "the wallet's receipt differs from the bank's");
-          }
-          var sig = await checkSignature(bankUrl, st.receipt);
-          if (sig === false) {
-            throw fail("BAD_RECEIPT_SIGNATURE", "the receipt's bank signature does not verify");
-          }
+          var v = await verifyReceipt(claimed, { bankUrl: bankUrl });
           finish(true, {
             status: "paid",
             orderId: orderId,
-            receipt: st.receipt,
+            receipt: v.receipt,
             verifiedByBank: true,
-            signatureChecked: sig === true,
+            signatureChecked: v.signatureChecked,
           });
         } catch (e) {
           finish(false, e);
@@ -281,7 +303,13 @@
     });
   }
 
-  window.EcashCheckout = { pay: pay, status: status, bind: bind, version: 1 };
+  window.EcashCheckout = {
+    pay: pay,
+    status: status,
+    verifyReceipt: verifyReceipt,
+    bind: bind,
+    version: 1,
+  };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () {
       bind();
