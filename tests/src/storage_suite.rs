@@ -13,8 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use bank_server::keys::{KeyPair, generate_keysets};
 use bank_server::storage::{
-    AccountId, KeysetRecord, NewAccount, NewWithdrawal, SpendEffect, SpendOutcome, SpendRequest,
-    SpentCoin, Storage, StorageError, WithdrawOutcome,
+    AccountId, KeysetRecord, NewAccount, NewOrder, NewRefund, NewRefundClaim, NewWithdrawal,
+    RefundClaimOutcome, RefundOutcome, SpendEffect, SpendOutcome, SpendRequest, SpentCoin, Storage,
+    StorageError, StoredPayment, WithdrawOutcome,
 };
 use ecash_shared::api::LedgerKind;
 use ecash_shared::encoding::Timestamp;
@@ -73,6 +74,22 @@ macro_rules! storage_test_suite {
             #[test]
             fn audit_of_a_busy_day_is_clean() {
                 suite::audit_of_a_busy_day_is_clean(&*make().storage);
+            }
+            #[test]
+            fn merchant_accounts_and_orders() {
+                suite::merchant_accounts_and_orders(&*make().storage);
+            }
+            #[test]
+            fn order_payment_refund_and_claim() {
+                suite::order_payment_refund_and_claim(&*make().storage);
+            }
+            #[test]
+            fn concurrent_payments_of_one_order_one_wins() {
+                suite::concurrent_payments_of_one_order_one_wins(make().storage);
+            }
+            #[test]
+            fn audit_catches_bad_order_payments() {
+                suite::audit_catches_bad_order_payments(&*make().storage);
             }
         }
     };
@@ -525,6 +542,338 @@ pub fn audit_of_a_busy_day_is_clean(s: &dyn Storage) {
         r.problems
             .iter()
             .any(|p| p.contains("signed 16 but spent 8")),
+        "{r}"
+    );
+    assert!(!r.currencies[&EUR].balanced(), "{r}");
+}
+
+fn new_order(merchant_id: AccountId, id: &str, amount: u64, expires_at: Timestamp) -> NewOrder {
+    let mut o = NewOrder {
+        id: id.to_owned(),
+        merchant_id,
+        merchant_name: "The Shop".to_owned(),
+        currency: EUR,
+        amount: a(amount),
+        summary: format!("order {id}"),
+        fulfillment_url: None,
+        allowed_origin: Some("https://shop.example".to_owned()),
+        created_at: t(0),
+        expires_at,
+        contract_hash: [0; 32],
+    };
+    o.contract_hash = bank_server::merchant::contract(&o).compute_hash();
+    o
+}
+
+/// Pays `order` with `coins` as operation `op` at `now`.
+fn pay(
+    s: &dyn Storage,
+    order: &NewOrder,
+    op: u8,
+    coins: &[&OwnedCoin],
+    now: Timestamp,
+) -> Result<SpendOutcome, StorageError> {
+    let msg = SpendMessage::Pay {
+        contract_hash: order.contract_hash,
+    };
+    s.spend(&SpendRequest {
+        op_id: [op; 32],
+        coins: coins.iter().map(|c| spent(c, &msg)).collect(),
+        value: Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap(),
+        currency: EUR,
+        effect: SpendEffect::OrderPayment {
+            order_id: order.id.clone(),
+            paid_at: now,
+            bank_sig: [op; 64],
+        },
+        now,
+    })
+}
+
+pub fn merchant_accounts_and_orders(s: &dyn Storage) {
+    let shop = account(s, "shop");
+    let plain = account(s, "plain");
+    assert!(!s.account_by_id(shop).unwrap().unwrap().merchant);
+    let rec = s.make_merchant("shop", Some("The Shop")).unwrap();
+    assert!(rec.merchant);
+    assert_eq!(s.merchant_name(shop).unwrap().as_deref(), Some("The Shop"));
+    // Without a name the username shows; a later call without one keeps it.
+    s.make_merchant("plain", None).unwrap();
+    assert_eq!(s.merchant_name(plain).unwrap().as_deref(), Some("plain"));
+    s.make_merchant("shop", None).unwrap();
+    assert_eq!(s.merchant_name(shop).unwrap().as_deref(), Some("The Shop"));
+    assert!(matches!(
+        s.make_merchant("nobody", None),
+        Err(StorageError::UnknownAccount)
+    ));
+    assert_eq!(s.merchant_name(shop + 1000).unwrap(), None);
+
+    let o1 = new_order(shop, "order-1", 16, t(100));
+    let r1 = s.create_order(&o1).unwrap();
+    assert_eq!(r1.order, o1);
+    assert_eq!(
+        (r1.payment.as_ref(), r1.refunded, r1.refund_claimed),
+        (None, a(0), a(0))
+    );
+    assert_eq!(s.order("order-1").unwrap(), Some(r1.clone()));
+    assert_eq!(s.order("order-2").unwrap(), None);
+    assert!(s.create_order(&o1).is_err(), "order ids are unique");
+    let r2 = s
+        .create_order(&new_order(shop, "order-2", 8, t(100)))
+        .unwrap();
+    s.create_order(&new_order(plain, "order-3", 8, t(100)))
+        .unwrap();
+    assert!(r2.seq > r1.seq);
+    let mine = s.merchant_orders(shop, 10, None).unwrap();
+    assert_eq!(
+        mine,
+        vec![r2.clone(), r1.clone()],
+        "newest first, only mine"
+    );
+    assert_eq!(s.merchant_orders(shop, 1, None).unwrap(), vec![r2.clone()]);
+    assert_eq!(s.merchant_orders(shop, 10, Some(r2.seq)).unwrap(), vec![r1]);
+    assert!(s.order_coins("order-1").unwrap().is_empty());
+    assert!(s.order_coins("nope").unwrap().is_empty());
+}
+
+pub fn order_payment_refund_and_claim(s: &dyn Storage) {
+    with_keyset(s);
+    let shop = account(s, "shop");
+    let other = account(s, "other");
+    s.make_merchant("shop", None).unwrap();
+    s.make_merchant("other", None).unwrap();
+    let order = new_order(shop, "o1", 16, t(100));
+    s.create_order(&order).unwrap();
+    let unpaid = new_order(shop, "o2", 8, t(100));
+    s.create_order(&unpaid).unwrap();
+    let (c1, c2, c3, c4) = (coin(), coin(), coin(), coin());
+
+    assert!(matches!(
+        pay(s, &order, 1, &[&c1, &c2], t(100)),
+        Err(StorageError::OrderExpired)
+    ));
+    assert!(matches!(
+        pay(s, &order, 1, &[&c1], t(10)),
+        Err(StorageError::WrongAmount {
+            value: 8,
+            amount: 16
+        })
+    ));
+    let mut ghost = order.clone();
+    ghost.id = "ghost".into();
+    assert!(matches!(
+        pay(s, &ghost, 1, &[&c1, &c2], t(10)),
+        Err(StorageError::OrderNotFound)
+    ));
+    let paid = StoredPayment {
+        op_id: [1; 32],
+        paid_at: t(10),
+        bank_sig: [1; 64],
+    };
+    assert_eq!(
+        pay(s, &order, 1, &[&c1, &c2], t(10)).unwrap(),
+        SpendOutcome::Paid(paid.clone())
+    );
+    // The same operation later (even after expiry): the stored payment.
+    assert_eq!(
+        pay(s, &order, 1, &[&c1, &c2], t(500)).unwrap(),
+        SpendOutcome::Paid(paid.clone())
+    );
+    // Other coins: refused, and they stay unspent.
+    assert!(matches!(
+        pay(s, &order, 2, &[&c3, &c4], t(11)),
+        Err(StorageError::OrderAlreadyPaid)
+    ));
+    let p34 = [c3.coin.coin_pub.to_bytes(), c4.coin.coin_pub.to_bytes()];
+    assert_eq!(s.spent_by(&p34).unwrap(), vec![None, None]);
+    // A paying coin cannot pay another order.
+    assert!(matches!(
+        pay(s, &unpaid, 3, &[&c1], t(12)),
+        Err(StorageError::CoinAlreadySpent(_))
+    ));
+    let stored = s.order("o1").unwrap().unwrap();
+    assert_eq!(stored.payment, Some(paid));
+    let mut coins = s.order_coins("o1").unwrap();
+    coins.sort();
+    let mut expected = vec![c1.coin.coin_pub.to_bytes(), c2.coin.coin_pub.to_bytes()];
+    expected.sort();
+    assert_eq!(coins, expected);
+    assert_eq!(balance(s, shop), 16);
+    let h = s.history(shop, 10, None).unwrap();
+    assert_eq!(
+        (h[0].kind, h[0].credit, h[0].amount),
+        (LedgerKind::OrderPayment, true, a(16))
+    );
+
+    // Refunds.
+    let refund = |merchant_id, order_id: &str, amount| {
+        s.refund(&NewRefund {
+            order_id: order_id.to_owned(),
+            merchant_id,
+            amount: a(amount),
+            now: t(20),
+        })
+    };
+    assert!(matches!(
+        refund(other, "o1", 1),
+        Err(StorageError::NotYourOrder)
+    ));
+    assert!(matches!(
+        refund(shop, "o1", 17),
+        Err(StorageError::RefundTooLarge { left: 16 })
+    ));
+    assert!(matches!(
+        refund(shop, "o2", 1),
+        Err(StorageError::RefundTooLarge { left: 0 })
+    ));
+    assert!(matches!(
+        refund(shop, "nope", 1),
+        Err(StorageError::OrderNotFound)
+    ));
+    assert_eq!(
+        refund(shop, "o1", 10).unwrap(),
+        RefundOutcome {
+            refunded: a(10),
+            balance: a(6)
+        }
+    );
+    s.payout(shop, a(6), "payout", t(21)).unwrap();
+    assert!(matches!(
+        refund(shop, "o1", 1),
+        Err(StorageError::InsufficientFunds)
+    ));
+    let h = s.history(shop, 10, None).unwrap();
+    assert_eq!(
+        (h[1].kind, h[1].credit, h[1].amount),
+        (LedgerKind::Refund, false, a(10))
+    );
+
+    // Claims.
+    let claim = |op: u8, order_id: &str, value: u64| {
+        s.claim_refund(&NewRefundClaim {
+            op_id: [op; 32],
+            order_id: order_id.to_owned(),
+            currency: EUR,
+            value: a(value),
+            blind_sigs: vec![vec![op; 256]],
+            now: t(30),
+        })
+    };
+    assert!(matches!(claim(9, "o2", 8), Err(StorageError::NoRefund)));
+    assert!(matches!(
+        claim(9, "o1", 9),
+        Err(StorageError::RefundValueMismatch {
+            outputs: 9,
+            refund: 10
+        })
+    ));
+    assert_eq!(s.find_refund_claim(&[5; 32]).unwrap(), None);
+    assert_eq!(claim(5, "o1", 10).unwrap(), RefundClaimOutcome::Claimed);
+    assert_eq!(
+        claim(5, "o1", 10).unwrap(),
+        RefundClaimOutcome::Replayed(vec![vec![5; 256]])
+    );
+    assert_eq!(
+        s.find_refund_claim(&[5; 32]).unwrap(),
+        Some(vec![vec![5; 256]])
+    );
+    assert!(matches!(
+        claim(6, "o1", 10),
+        Err(StorageError::RefundAlreadyClaimed)
+    ));
+    let o = s.order("o1").unwrap().unwrap();
+    assert_eq!((o.refunded, o.refund_claimed), (a(10), a(10)));
+
+    let r = bank_server::audit::audit(s).unwrap();
+    assert!(r.is_clean(), "{r}");
+    let eur = &r.currencies[&EUR];
+    assert_eq!(eur.order_payments, 16);
+    assert_eq!((eur.refunds_granted, eur.refunds_claimed), (10, 10));
+    assert_eq!(eur.coins_signed, 10, "only the claim signed coins here");
+    assert_eq!(r.orders, 2);
+}
+
+pub fn concurrent_payments_of_one_order_one_wins(s: Arc<dyn Storage>) {
+    with_keyset(&*s);
+    let shop = account(&*s, "shop");
+    let order = new_order(shop, "race", 8, t(100));
+    s.create_order(&order).unwrap();
+    let coins: Vec<OwnedCoin> = (0..8).map(|_| coin()).collect();
+    let results: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = coins
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let s = Arc::clone(&s);
+                let order = order.clone();
+                scope.spawn(move || {
+                    pay(&*s, &order, u8::try_from(i).unwrap() + 1, &[c], t(10)).is_ok()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|&&ok| ok).count(), 1, "{results:?}");
+    let pubs: Vec<[u8; 32]> = coins.iter().map(|c| c.coin.coin_pub.to_bytes()).collect();
+    let spent = s.spent_by(&pubs).unwrap();
+    assert_eq!(spent.iter().filter(|x| x.is_some()).count(), 1);
+    assert_eq!(balance(&*s, shop), 8);
+    let report = bank_server::audit::audit(&*s).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
+
+pub fn audit_catches_bad_order_payments(s: &dyn Storage) {
+    with_keyset(s);
+    let shop = account(s, "shop");
+    let o1 = new_order(shop, "o1", 8, t(100));
+    let o2 = new_order(shop, "o2", 16, t(100));
+    s.create_order(&o1).unwrap();
+    s.create_order(&o2).unwrap();
+
+    // Coins signed for something else than the order's contract.
+    let c = coin();
+    let wrong = SpendMessage::Deposit {
+        account: "shop".into(),
+    };
+    s.spend(&SpendRequest {
+        op_id: [1; 32],
+        coins: vec![spent(&c, &wrong)],
+        value: a(8),
+        currency: EUR,
+        effect: SpendEffect::OrderPayment {
+            order_id: "o1".into(),
+            paid_at: t(10),
+            bank_sig: [0; 64],
+        },
+        now: t(10),
+    })
+    .unwrap();
+    let r = bank_server::audit::audit(s).unwrap();
+    assert_eq!(r.problems.len(), 1, "{r}");
+    assert!(r.problems[0].contains("signed for something else"), "{r}");
+
+    // An order credited at its price but paid with fewer coins.
+    let msg = SpendMessage::Pay {
+        contract_hash: o2.contract_hash,
+    };
+    s.spend(&SpendRequest {
+        op_id: [2; 32],
+        coins: vec![spent(&coin(), &msg)],
+        value: a(16),
+        currency: EUR,
+        effect: SpendEffect::OrderPayment {
+            order_id: "o2".into(),
+            paid_at: t(10),
+            bank_sig: [0; 64],
+        },
+        now: t(10),
+    })
+    .unwrap();
+    let r = bank_server::audit::audit(s).unwrap();
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.contains("order o2: costs 16 but its payment spent 8")),
         "{r}"
     );
     assert!(!r.currencies[&EUR].balanced(), "{r}");
