@@ -33,8 +33,8 @@ pub struct ShopItem {
     pub name: &'static str,
     /// One line about it.
     pub description: &'static str,
-    /// Picture.
-    pub emoji: &'static str,
+    /// Hue (0–359) of its badge on the page.
+    pub hue: u16,
     /// Price in minor units of the bank's currency.
     pub price: u64,
 }
@@ -45,28 +45,28 @@ pub const ITEMS: &[ShopItem] = &[
         key: "coffee",
         name: "Coffee",
         description: "A cup of filter coffee, freshly brewed.",
-        emoji: "☕",
+        hue: 28,
         price: 250,
     },
     ShopItem {
         key: "croissant",
         name: "Croissant",
         description: "Butter croissant from the corner bakery.",
-        emoji: "🥐",
+        hue: 42,
         price: 180,
     },
     ShopItem {
         key: "ebook",
         name: "E-book",
         description: "\"Untraceable Payments\", the 1982 classic, as PDF.",
-        emoji: "📘",
+        hue: 215,
         price: 999,
     },
     ShopItem {
         key: "stickers",
         name: "Sticker pack",
         description: "Five laptop stickers with blind-signature art.",
-        emoji: "✨",
+        hue: 290,
         price: 50,
     },
 ];
@@ -148,7 +148,7 @@ pub fn render_page(currency: &str) -> String {
         .map(|i| {
             format!(
                 "    <li class=\"item\" data-item=\"{key}\" data-name=\"{name}\" data-price=\"{price}\">\n\
-                 \x20     <span class=\"emoji\" aria-hidden=\"true\">{emoji}</span>\n\
+                 \x20     <span class=\"badge\" style=\"--hue: {hue}\" aria-hidden=\"true\">{initial}</span>\n\
                  \x20     <h2>{name}</h2>\n\
                  \x20     <p>{description}</p>\n\
                  \x20     <span class=\"price\">{amount} {currency}</span>\n\
@@ -157,7 +157,8 @@ pub fn render_page(currency: &str) -> String {
                 key = escape(i.key),
                 name = escape(i.name),
                 price = i.price,
-                emoji = i.emoji,
+                hue = i.hue,
+                initial = escape(&i.name.chars().take(1).collect::<String>()),
                 description = escape(i.description),
                 amount = Amount::from_minor(i.price),
                 currency = escape(currency),
@@ -194,7 +195,7 @@ async fn create(
     };
     let terms = orders::check_terms(CreateOrderRequest {
         amount: Amount::from_minor(item.price),
-        summary: format!("{} {}", item.emoji, item.name),
+        summary: item.name.to_owned(),
         fulfillment_url: None,
         expires_in: Some(ORDER_TTL_SECS),
         allowed_origin: origin,
