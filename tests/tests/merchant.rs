@@ -355,6 +355,20 @@ async fn expired_orders_cannot_be_paid() {
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     assert_eq!(bank.audit(), books);
 
+    // A long poll on an order that expires while waiting answers at expiry.
+    let mut req = order_request(100, "expires during the poll");
+    req.expires_in = Some(60);
+    let soon = shop.client.create_order(&req).await.unwrap();
+    bank.advance_clock(59);
+    let t = Instant::now();
+    let st = bank
+        .client()
+        .order_status(&soon.order_id, Some(20_000))
+        .await
+        .unwrap();
+    assert_eq!(st.state, OrderState::Expired);
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+
     // The shop makes a new order; the coins pay it.
     let fresh = shop.client.create_simple_order(100, "again").await.unwrap();
     alice.pay_order(&fresh.order_id, &coins).await.unwrap();
