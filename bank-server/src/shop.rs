@@ -11,7 +11,12 @@
 //! - `POST /shop/api/orders {item}` → 201 `{order_id, pay_uri, contract}`: an
 //!   order of the Demo Shop for the item's price (the price list lives here,
 //!   server side), valid 15 minutes, with `allowed_origin` = this server's
-//!   origin (the shop page's). Unknown item: `NOT_FOUND`.
+//!   origin (the shop page's). Unknown item: `NOT_FOUND`. The endpoint needs
+//!   no account, so it is rate limited (at most [`MAX_ORDERS_PER_MINUTE`]
+//!   per server: `RATE_LIMITED`).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use ecash_shared::Amount;
@@ -71,6 +76,36 @@ pub const ITEMS: &[ShopItem] = &[
     },
 ];
 
+/// Most demo orders created per minute (by everyone together).
+pub const MAX_ORDERS_PER_MINUTE: u32 = 300;
+
+/// A fixed one-minute window counting demo orders.
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    count: u32,
+}
+
+/// Takes one demo order from this minute's allowance.
+fn admit() -> bool {
+    static WINDOW: Mutex<Option<Window>> = Mutex::new(None);
+    // The window is two plain numbers: a panic elsewhere cannot leave it torn.
+    let mut w = WINDOW.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    let w = match &mut *w {
+        Some(w) if now.duration_since(w.start) < Duration::from_secs(60) => w,
+        slot => slot.insert(Window {
+            start: now,
+            count: 0,
+        }),
+    };
+    if w.count >= MAX_ORDERS_PER_MINUTE {
+        return false;
+    }
+    w.count += 1;
+    true
+}
+
 /// How long a demo order can be paid.
 const ORDER_TTL_SECS: u64 = 15 * 60;
 
@@ -91,6 +126,11 @@ pub enum ShopError {
     /// Not on the price list.
     #[error("the shop does not sell {0:?}")]
     UnknownItem(String),
+    /// Too many demo orders this minute.
+    #[error(
+        "the demo shop takes at most {MAX_ORDERS_PER_MINUTE} orders a minute; try again shortly"
+    )]
+    RateLimited,
     /// The demo shop's merchant account is missing.
     #[error("the demo shop has no merchant account")]
     NoMerchant,
@@ -103,6 +143,7 @@ impl ApiError for ShopError {
     fn code(&self) -> ecash_shared::ErrorCode {
         match self {
             ShopError::UnknownItem(_) => ecash_shared::ErrorCode::NotFound,
+            ShopError::RateLimited => ecash_shared::ErrorCode::RateLimited,
             ShopError::NoMerchant => ecash_shared::ErrorCode::Internal,
             ShopError::Order(e) => e.code(),
         }
@@ -189,6 +230,9 @@ async fn create(
         .iter()
         .find(|i| i.key == key)
         .ok_or(ShopError::UnknownItem(key))?;
+    if !admit() {
+        return Err(ShopError::RateLimited);
+    }
     let origin = {
         let info = req.connection_info();
         orders::parse_origin(&format!("{}://{}", info.scheme(), info.host()))
@@ -217,6 +261,13 @@ async fn create(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn demo_orders_are_rate_limited() {
+        // The only caller of `admit` in this test binary.
+        let admitted = (0..MAX_ORDERS_PER_MINUTE + 10).filter(|_| admit()).count();
+        assert_eq!(admitted, MAX_ORDERS_PER_MINUTE as usize);
+    }
 
     #[test]
     fn page_lists_every_item_with_a_button() {
