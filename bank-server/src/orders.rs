@@ -13,9 +13,9 @@
 //!   the time is up.
 //! - `GET /v1/orders/{id}/qr.svg` → a QR code of `ecash://pay/{host}/{id}`.
 //!
-//! The public order endpoints answer `Access-Control-Allow-Origin: *`: a shop
-//! on another origin checks its order's status from the page (the checkout
-//! embed), and none of them takes credentials.
+//! Like the whole API, these answer cross-origin requests (the `/v1` CORS
+//! policy in `lib.rs`): a shop on another origin checks its order's status
+//! from its page (the checkout embed).
 
 use std::time::Duration;
 
@@ -347,7 +347,6 @@ pub async fn load(bank: &Bank, id: String) -> Result<OrderRecord, OrderError> {
 
 fn public_json<T: serde::Serialize>(body: &T) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
 }
@@ -405,7 +404,6 @@ async fn qr(
     let svg = qr_svg(&uri).ok_or(OrderError::Qr)?;
     Ok(HttpResponse::Ok()
         .content_type("image/svg+xml")
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(svg))
 }
