@@ -1,5 +1,5 @@
 //! The one code path that verifies and spends coins, used by deposit, swap
-//! (and later merchant pay).
+//! and merchant pay ([`pay`](crate::pay)).
 //!
 //! 1. [`check_shape`]: count limits and duplicates (cheap, before any crypto).
 //! 2. [`verify`]: per coin, the keyset is known and inside its deposit window,
