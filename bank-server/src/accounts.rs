@@ -1,13 +1,12 @@
 //! Accounts: open (`POST /v1/accounts`), log in (`POST /v1/login`), read the
 //! balance (`GET /v1/accounts/me`) and the ledger (`GET /v1/accounts/me/history`).
 //!
-//! Passwords are hashed with Argon2id (default parameters) on the blocking pool.
+//! Passwords are hashed with Argon2id (default parameters) on a dedicated
+//! per-core thread pool ([`crate::password`]).
 
 use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, web};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ecash_shared::ErrorCode;
 use ecash_shared::api::{
     AccountCreated, AccountInfo, Credentials, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT,
@@ -90,14 +89,11 @@ pub fn valid_password(p: &str) -> bool {
 
 /// An Argon2id PHC string of `password` (default parameters, fresh salt).
 pub(crate) fn hash_password(password: &[u8]) -> Result<String, AccountError> {
-    Argon2::default()
-        .hash_password(password)
-        .map(|h| h.to_string())
-        .map_err(|_| AccountError::Hashing)
+    crate::password::hash(password).map_err(|_| AccountError::Hashing)
 }
 
 fn verify_password(password: &[u8], hash: &str) -> bool {
-    Argon2::default().verify_password(password, hash).is_ok()
+    crate::password::verify(password, hash)
 }
 
 /// Argon2id with the default parameters takes 19 MiB and tens of

@@ -12,6 +12,7 @@
 //! - [`admin`] — wire in (`POST /v1/admin/credit`).
 //! - [`payout`] — wire out (`POST /v1/accounts/me/payout`), IBAN check.
 //! - [`withdraw`] — account debit → blind signatures; signing of blinded outputs.
+//! - [`password`] — Argon2id password hashes with reused per-thread memory.
 //! - [`pool`] — dedicated worker threads for CPU-heavy work (password hashing).
 //! - [`signer`] — blind-signing backends: OpenSSL (default) or the `rsa` crate.
 //! - [`spend`] — the one path that verifies and spends coins.
@@ -24,6 +25,7 @@
 //! - [`refund`] — a merchant's refund, and the payer's anonymous claim as fresh coins.
 //! - [`embed`] — `/embed/checkout.js`, the shop-side checkout script.
 //! - [`shop`] — the demo shop at `/shop`.
+//! - [`cards`] — electronic purse cards: issuer key, certify, load, unload.
 //! - [`audit`] — conservation of money and validity of every spent coin.
 //! - [`health`] — `GET /v1/health`.
 //! - [`web`] — static files: the cyberwallet built by Trunk, served at `/`.
@@ -32,6 +34,7 @@ pub mod accounts;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod cards;
 pub mod coin_state;
 pub mod config;
 pub mod deposit;
@@ -41,6 +44,7 @@ pub mod health;
 pub mod keys;
 pub mod merchant;
 pub mod orders;
+pub mod password;
 pub mod pay;
 pub mod payout;
 pub mod pool;
@@ -186,6 +190,7 @@ pub fn configure(bank: Bank) -> impl FnOnce(&mut aweb::ServiceConfig) + Clone + 
                     .configure(orders::configure)
                     .configure(pay::configure)
                     .configure(refund::configure)
+                    .configure(cards::configure)
                     .default_service(aweb::to(error::not_found)),
             );
         cfg.configure(embed::configure)

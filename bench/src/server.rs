@@ -115,7 +115,14 @@ impl Started {
     }
 
     /// Stops the server.
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Started {
+    /// The server never outlives the tool, whatever ends the run.
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -198,15 +198,21 @@ pub async fn prepare(
     // Accounts: a few, shared by the wallets (each request names its own).
     let run_tag = &random_id()?[..8];
     let n_accounts = cli.concurrency.clamp(1, 8);
-    let credit_each =
-        u64::try_from(spend_coins + withdraw_coins)?.saturating_mul(2) / n_accounts as u64 + 1_000;
+    // Every account can fund its share of the withdrawals twice over; the first
+    // also mints every coin the spending workloads use.
+    let credit_each = u64::try_from(withdraw_coins)?.saturating_mul(2) / n_accounts as u64 + 1_000;
     let mut accounts = Vec::with_capacity(n_accounts);
     for i in 0..n_accounts {
         let name = format!(
             "load-{}-{i}",
             run_tag.to_ascii_lowercase().replace(['_', '-'], "x")
         );
-        accounts.push(open_account(http, url, admin, &name, false, credit_each).await?);
+        let extra = if i == 0 {
+            u64::try_from(spend_coins)?
+        } else {
+            0
+        };
+        accounts.push(open_account(http, url, admin, &name, false, credit_each + extra).await?);
     }
     let merchant = if count(Kind::Pay) > 0 {
         let name = format!(
