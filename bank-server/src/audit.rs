@@ -4,8 +4,11 @@
 //! ```text
 //! wired in − wired out = account balances + value of coins signed − value of coins spent
 //!                        + refunds granted − refunds claimed
+//!                        + card loads − card unloads
 //! ```
 //!
+//! (value on electronic purse cards: loaded from accounts, not yet unloaded;
+//! it moves between cards offline, so only the total is known to the bank)
 //! (a refund debits the merchant at once; the payer claims it later as fresh
 //! coins, which then count as coins signed) and also: every account's balance
 //! is the sum of its ledger entries, every swap spent exactly the value it
@@ -14,7 +17,11 @@
 //! credits and refund debits in the ledger match the orders, no order has
 //! more refunded than paid or more claimed than refunded, and every spent
 //! coin carries a valid bank signature (RFC 9474 verify with its keyset) and
-//! a valid coin signature over the message it was spent for.
+//! a valid coin signature over the message it was spent for. For cards: the
+//! `card_load` debits and `card_unload` credits in the ledger equal the stored
+//! loads and unloads, every stored authorization and proof parses, names its
+//! card and amount, every proof verifies under its card's certified key, and
+//! no more was unloaded than loaded.
 //! `bank-server audit` runs this and exits non-zero on any problem; tests
 //! call [`audit`] directly.
 
@@ -26,9 +33,13 @@ use ecash_shared::blind_rsa::PublicKey;
 use ecash_shared::encoding::{Bytes, b64_encode};
 use ecash_shared::{Amount, Coin, CoinPub, Currency, Keyset, KeysetId, SpendMessage};
 
+use ecash_card::CardCert;
+use ecash_card::load::{LoadAuth, LoadKind};
+use ecash_card::unload::UnloadProof;
+
 use crate::storage::{
-    AccountId, AccountRecord, AuditLedgerRow, AuditVisitor, KeysetRecord, OpId, OrderRecord,
-    SpentCoin, Storage, StorageError,
+    AccountId, AccountRecord, AuditCardMove, AuditLedgerRow, AuditVisitor, CardRecord,
+    KeysetRecord, OpId, OrderRecord, SpentCoin, Storage, StorageError,
 };
 
 /// Sums of one currency, in minor units (wide, so no sum can overflow).
@@ -50,13 +61,29 @@ pub struct CurrencyTotals {
     pub refunds_claimed: i128,
     /// Merchant credits for paid orders (ledger credits of kind `order_payment`).
     pub order_payments: i128,
+    /// Value loaded onto cards (stored load authorizations).
+    pub card_loads: i128,
+    /// Value unloaded from cards (stored unload proofs).
+    pub card_unloads: i128,
+    /// Ledger debits of kind `card_load`.
+    pub card_load_debits: i128,
+    /// Ledger credits of kind `card_unload`.
+    pub card_unload_credits: i128,
 }
 
 impl CurrencyTotals {
     /// Whether the conservation equation holds.
     pub fn balanced(&self) -> bool {
         self.wired_in - self.wired_out
-            == self.balances + self.coins_outstanding() + self.refunds_unclaimed()
+            == self.balances
+                + self.coins_outstanding()
+                + self.refunds_unclaimed()
+                + self.card_value_outstanding()
+    }
+
+    /// Value on cards: loaded, not yet unloaded.
+    pub fn card_value_outstanding(&self) -> i128 {
+        self.card_loads - self.card_unloads
     }
 
     /// Value of coins outstanding (signed, not yet spent).
@@ -100,7 +127,7 @@ impl fmt::Display for AuditReport {
             writeln!(
                 f,
                 "{c}: wired in {} - wired out {} = balances {} + coins signed {} - coins spent {} \
-                 + refunds granted {} - refunds claimed {} ({})",
+                 + refunds granted {} - refunds claimed {} + card loads {} - card unloads {} ({})",
                 t.wired_in,
                 t.wired_out,
                 t.balances,
@@ -108,6 +135,8 @@ impl fmt::Display for AuditReport {
                 t.coins_spent,
                 t.refunds_granted,
                 t.refunds_claimed,
+                t.card_loads,
+                t.card_unloads,
                 if t.balanced() { "balanced" } else { "MISMATCH" }
             )?;
         }
@@ -156,6 +185,8 @@ struct Collector {
     claims_by_order: HashMap<String, i128>,
     /// Refunds table rows summed per currency.
     refund_rows: BTreeMap<Currency, i128>,
+    /// Cards by id: parsed certificate (or why it does not parse).
+    cards: HashMap<[u8; 8], Result<CardCert, String>>,
 }
 
 impl Collector {
@@ -226,6 +257,10 @@ impl AuditVisitor for Collector {
             (LedgerKind::Withdraw, false) | (LedgerKind::Deposit, true) => {}
             (LedgerKind::OrderPayment, true) => self.totals(row.currency).order_payments += amount,
             (LedgerKind::Refund, false) => self.totals(row.currency).refunds_granted += amount,
+            (LedgerKind::CardLoad, false) => self.totals(row.currency).card_load_debits += amount,
+            (LedgerKind::CardUnload, true) => {
+                self.totals(row.currency).card_unload_credits += amount;
+            }
             (kind, credit) => self.report.problems.push(format!(
                 "ledger entry of kind {kind:?} with credit={credit} is not expected"
             )),
@@ -301,6 +336,71 @@ impl AuditVisitor for Collector {
         *self.claims_by_order.entry(order_id).or_default() += value;
     }
 
+    fn card(&mut self, card: CardRecord) {
+        let cert = CardCert::parse(&card.cert)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                if c.card_id.0 == card.id && c.profile.currency == card.currency {
+                    Ok(c)
+                } else {
+                    Err("certificate names another card or currency".to_owned())
+                }
+            });
+        if let Err(e) = &cert {
+            self.report
+                .problems
+                .push(format!("card {}: {e}", hex8(&card.id)));
+        }
+        self.cards.insert(card.id, cert);
+    }
+
+    fn card_load(&mut self, m: AuditCardMove) {
+        self.totals(m.currency).card_loads += i128::from(m.amount.minor());
+        let ok = LoadAuth::parse(&m.message).is_ok_and(|a| {
+            a.body.card_id.0 == m.card_id
+                && a.body.amount == m.amount
+                && a.body.currency == m.currency
+                && a.body.kind == LoadKind::Bank
+        });
+        if !self.cards.contains_key(&m.card_id) {
+            self.report
+                .problems
+                .push(format!("load for unknown card {}", hex8(&m.card_id)));
+        } else if !ok {
+            self.report.problems.push(format!(
+                "card {}: a stored load authorization does not match its record",
+                hex8(&m.card_id)
+            ));
+        }
+    }
+
+    fn card_unload(&mut self, m: AuditCardMove) {
+        self.totals(m.currency).card_unloads += i128::from(m.amount.minor());
+        let problem = match self.cards.get(&m.card_id) {
+            None => Some("unload for an unknown card"),
+            Some(Err(_)) => None, // reported with the card
+            Some(Ok(cert)) => match UnloadProof::parse(&m.message) {
+                Err(_) => Some("a stored unload proof does not parse"),
+                Ok(p) if p.verify_card(&cert.card_pub).is_err() => {
+                    Some("a stored unload proof is not signed by the card")
+                }
+                Ok(p)
+                    if p.body.card_id.0 != m.card_id
+                        || p.body.amount != m.amount
+                        || p.body.currency != m.currency =>
+                {
+                    Some("a stored unload proof does not match its record")
+                }
+                Ok(_) => None,
+            },
+        };
+        if let Some(p) = problem {
+            self.report
+                .problems
+                .push(format!("card {}: {p}", hex8(&m.card_id)));
+        }
+    }
+
     fn spent(&mut self, coin: SpentCoin, op_id: OpId) {
         self.report.spent_coins += 1;
         let value = i128::from(coin.value.minor());
@@ -333,9 +433,30 @@ pub fn audit(storage: &dyn Storage) -> Result<AuditReport, StorageError> {
         if !t.balanced() {
             problems.push(format!(
                 "{cur}: wired in - wired out = {} but balances + outstanding coins \
-                 + unclaimed refunds = {}",
+                 + unclaimed refunds + value on cards = {}",
                 t.wired_in - t.wired_out,
-                t.balances + t.coins_outstanding() + t.refunds_unclaimed()
+                t.balances
+                    + t.coins_outstanding()
+                    + t.refunds_unclaimed()
+                    + t.card_value_outstanding()
+            ));
+        }
+        if t.card_load_debits != t.card_loads {
+            problems.push(format!(
+                "{cur}: accounts were debited {} for card loads but stored loads total {}",
+                t.card_load_debits, t.card_loads
+            ));
+        }
+        if t.card_unload_credits != t.card_unloads {
+            problems.push(format!(
+                "{cur}: accounts were credited {} for card unloads but stored unloads total {}",
+                t.card_unload_credits, t.card_unloads
+            ));
+        }
+        if t.card_value_outstanding() < 0 {
+            problems.push(format!(
+                "{cur}: {} unloaded from cards but only {} loaded",
+                t.card_unloads, t.card_loads
             ));
         }
     }
@@ -428,4 +549,8 @@ fn merchant_checks(c: &Collector, problems: &mut Vec<String>) {
             ));
         }
     }
+}
+
+fn hex8(id: &[u8; 8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -2,7 +2,9 @@
 //! rotation, the in-memory key store, and `GET /v1/keys`.
 //!
 //! Private keys live in one JSON file next to the database (mode 0600, written
-//! atomically): each keyset's PKCS#8 DER and the ed25519 receipt-signing seed.
+//! atomically): each keyset's PKCS#8 DER, the ed25519 receipt-signing seed and
+//! the ed25519 card issuer seed (added later: a file without it gets one on the
+//! next start, see [`load_or_create`]).
 //! The database holds the public records (the audit re-checks spent coins with
 //! them) and is authoritative for the validity windows, which rotation moves.
 //! On start the file's keysets are copied into the database if missing, so a
@@ -44,6 +46,9 @@ pub struct KeyPair {
 pub struct KeyFile {
     /// The ed25519 key that signs merchant receipts.
     pub receipt_key: SigningKey,
+    /// The ed25519 card issuer key (certificates, load authorizations); `None` in
+    /// a file written before cards existed, until [`load_or_create`] adds one.
+    pub card_issuer_key: Option<SigningKey>,
     /// Denomination keys, oldest first.
     pub keysets: Vec<KeyPair>,
 }
@@ -60,6 +65,9 @@ struct FileJson {
     version: u32,
     /// Unpadded base64url of the 32-byte ed25519 seed.
     receipt_key: String,
+    /// Unpadded base64url of the 32-byte card issuer seed (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    card_issuer_key: Option<String>,
     keysets: Vec<FileKeyset>,
 }
 
@@ -78,6 +86,7 @@ struct FileKeyset {
 impl Drop for FileJson {
     fn drop(&mut self) {
         self.receipt_key.zeroize();
+        self.card_issuer_key.zeroize();
     }
 }
 impl Drop for FileKeyset {
@@ -173,6 +182,7 @@ impl KeyFile {
     pub fn new() -> anyhow::Result<Self> {
         Ok(KeyFile {
             receipt_key: generate_receipt_key()?,
+            card_issuer_key: Some(generate_receipt_key()?),
             keysets: Vec::new(),
         })
     }
@@ -195,6 +205,17 @@ impl KeyFile {
             .try_into()
             .context("receipt key must be 32 bytes")?;
         let receipt_key = SigningKey::from_bytes(seed);
+        let card_issuer_key = match &json.card_issuer_key {
+            Some(k) => {
+                let seed = Zeroizing::new(b64_decode(k).context("card issuer key encoding")?);
+                let seed: &[u8; 32] = seed
+                    .as_slice()
+                    .try_into()
+                    .context("card issuer key must be 32 bytes")?;
+                Some(SigningKey::from_bytes(seed))
+            }
+            None => None,
+        };
         let mut keysets = Vec::with_capacity(json.keysets.len());
         for k in &json.keysets {
             let der = Zeroizing::new(b64_decode(&k.secret_key).context("secret key encoding")?);
@@ -221,6 +242,7 @@ impl KeyFile {
         }
         Ok(Some(KeyFile {
             receipt_key,
+            card_issuer_key,
             keysets,
         }))
     }
@@ -242,6 +264,10 @@ impl KeyFile {
         let json = FileJson {
             version: FILE_VERSION,
             receipt_key: b64_encode(self.receipt_key.as_bytes()),
+            card_issuer_key: self
+                .card_issuer_key
+                .as_ref()
+                .map(|k| b64_encode(k.as_bytes())),
             keysets,
         };
         let text = Zeroizing::new(serde_json::to_vec_pretty(&json).context("encoding key file")?);
@@ -302,6 +328,7 @@ pub struct Keys {
     currency: Currency,
     by_id: HashMap<KeysetId, LoadedKeyset>,
     receipt_key: SigningKey,
+    card_issuer: ecash_card::issuer::Issuer,
 }
 
 impl std::fmt::Debug for Keys {
@@ -324,6 +351,11 @@ impl Keys {
     /// The receipt-signing key.
     pub fn receipt_key(&self) -> &SigningKey {
         &self.receipt_key
+    }
+
+    /// The card issuer (its key signs card certificates and load authorizations).
+    pub fn card_issuer(&self) -> &ecash_card::issuer::Issuer {
+        &self.card_issuer
     }
 
     /// `GET /v1/keys`: every keyset still valid for deposit at `now`.
@@ -402,10 +434,19 @@ impl Keys {
                 },
             );
         }
+        let card_seed = file
+            .card_issuer_key
+            .as_ref()
+            .context("the key file has no card issuer key")?
+            .to_bytes();
+        let card_issuer = ecash_card::issuer::Issuer::new(ecash_card::IssuerKey::from_seed(
+            &Zeroizing::new(card_seed),
+        ));
         Ok(Keys {
             currency,
             by_id,
             receipt_key: file.receipt_key.clone(),
+            card_issuer,
         })
     }
 }
@@ -437,6 +478,11 @@ pub fn load_or_create(
         Some(f) => f,
         None => file.insert(KeyFile::new()?),
     };
+    if file_ref.card_issuer_key.is_none() {
+        // A key file from before cards: add the issuer key, keep everything else.
+        file_ref.card_issuer_key = Some(generate_receipt_key()?);
+        dirty = true;
+    }
     let db: HashMap<KeysetId, KeysetRecord> = storage
         .keysets()
         .context("reading keysets")?

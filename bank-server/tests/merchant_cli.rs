@@ -187,7 +187,9 @@ fn make_merchant_and_audit_of_orders_and_refunds() {
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("refunds granted 3 - refunds claimed 0 (balanced)"),
+        text.contains(
+            "refunds granted 3 - refunds claimed 0 + card loads 0 - card unloads 0 (balanced)"
+        ),
         "{text}"
     );
     assert!(text.contains("1 orders"), "{text}");

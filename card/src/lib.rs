@@ -4,6 +4,7 @@
 //!
 //! Module map:
 //!
+//! - [`api`] — JSON bodies of the bank's card endpoints.
 //! - [`apdu`] — ISO 7816-4 command/response APDUs (via the `iso7816` crate), status words.
 //! - [`card`] — the [`Card`] trait: ATR, reset, one response APDU per command APDU.
 //! - [`purse`] — the purse application: command table, state, session; the card as observer.
@@ -25,6 +26,7 @@
 //! - [`wire`] — bounds-checked big-endian field encoding.
 
 pub mod apdu;
+pub mod api;
 pub mod card;
 pub mod cert;
 pub mod client;

@@ -117,6 +117,10 @@ pub enum LedgerKind {
     OrderPayment,
     /// A refund granted by a merchant (debit).
     Refund,
+    /// Money loaded onto an electronic purse card (debit).
+    CardLoad,
+    /// Value unloaded from an electronic purse card back to the account (credit).
+    CardUnload,
 }
 
 /// One ledger entry; `amount` is signed by `direction`.

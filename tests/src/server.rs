@@ -247,6 +247,8 @@ fn write_key_file_with_expired(config: &Config) -> ExpiredKeysets {
     keysets.push(expired);
     let file = KeyFile {
         receipt_key: bank_server::keys::generate_receipt_key().unwrap(),
+        // As a key file written before cards: the bank adds its card issuer key on start.
+        card_issuer_key: None,
         keysets,
     };
     file.save(&config.key_file_path().unwrap()).unwrap();

@@ -89,6 +89,38 @@ pub enum StorageError {
         /// Unclaimed refund.
         refund: u64,
     },
+    /// No card with that id.
+    #[error("no such card")]
+    UnknownCard,
+    /// A card id drawn at random is already issued (the caller draws again).
+    #[error("the card id is already issued")]
+    CardIdTaken,
+    /// The card key was certified for another account.
+    #[error("this card key is registered to another account")]
+    CardKeyTaken,
+    /// The card key was certified before with another mode.
+    #[error("this card key was certified before with another mode")]
+    CardModeConflict,
+    /// A load whose sequence number is not the card's next one.
+    #[error("load_seq must be the card's next load number ({expected})")]
+    CardLoadSeq {
+        /// The next number the bank expects.
+        expected: u32,
+    },
+    /// A load number already authorized for another amount.
+    #[error(
+        "load {load_seq} was already authorized for {amount} minor units: load that authorization onto the card first"
+    )]
+    CardLoadConflict {
+        /// The number.
+        load_seq: u32,
+        /// The stored amount.
+        amount: u64,
+    },
+    /// A different unload proof under an unload number already credited: only a
+    /// copy of the card (a cloned virtual card) can sign that.
+    #[error("unload {0} was already credited with a different proof: cloned card")]
+    CardCloned(u32),
     /// The backend failed (I/O, corruption, a bug).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -112,6 +144,13 @@ impl ApiError for StorageError {
             StorageError::NoRefund => ErrorCode::NoRefund,
             StorageError::RefundAlreadyClaimed => ErrorCode::RefundAlreadyClaimed,
             StorageError::RefundValueMismatch { .. } => ErrorCode::ValueMismatch,
+            StorageError::UnknownCard => ErrorCode::NotFound,
+            StorageError::CardIdTaken => ErrorCode::Internal,
+            StorageError::CardKeyTaken => ErrorCode::Forbidden,
+            StorageError::CardModeConflict
+            | StorageError::CardLoadConflict { .. }
+            | StorageError::CardCloned(_) => ErrorCode::IdempotencyConflict,
+            StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
             StorageError::Backend(_) => ErrorCode::Internal,
         }
     }
@@ -405,6 +444,115 @@ pub enum RefundClaimOutcome {
     Replayed(Vec<Vec<u8>>),
 }
 
+/// A card to register: the issuer certified `card_pub` under `id` for an account.
+#[derive(Debug, Clone)]
+pub struct NewCard {
+    /// 8 random bytes.
+    pub id: [u8; 8],
+    /// The card's ed25519 public key.
+    pub card_pub: [u8; 32],
+    /// The account that asked (owner: loads debit it).
+    pub account_id: AccountId,
+    /// `personal` or `terminal`.
+    pub mode: String,
+    /// The card's currency.
+    pub currency: Currency,
+    /// The certificate's encoding.
+    pub cert: Vec<u8>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// A registered card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRecord {
+    /// Id.
+    pub id: [u8; 8],
+    /// Owner.
+    pub account_id: AccountId,
+    /// `personal` or `terminal`.
+    pub mode: String,
+    /// Currency.
+    pub currency: Currency,
+    /// The certificate's encoding.
+    pub cert: Vec<u8>,
+}
+
+/// A card load to record: debit the owner, keep the authorization.
+#[derive(Debug, Clone)]
+pub struct NewCardLoad {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Account debited (the card's owner).
+    pub account_id: AccountId,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// Must be the card's next number (stored loads + 1), or a stored one (replay).
+    pub load_seq: u32,
+    /// The signed authorization's encoding.
+    pub auth: Vec<u8>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What `card_load` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardLoadOutcome {
+    /// Debited and stored now.
+    Done {
+        /// Balance after the debit.
+        balance: Amount,
+    },
+    /// The same load was stored before: its authorization; nothing debited now.
+    Replayed(Vec<u8>),
+}
+
+/// A card unload to record: credit the destination account once.
+#[derive(Debug, Clone)]
+pub struct NewCardUnload {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Account credited (the proof's destination).
+    pub account_id: AccountId,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// The card's unload number.
+    pub unload_seq: u32,
+    /// The card-signed proof's encoding.
+    pub proof: Vec<u8>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What `card_unload` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardUnloadOutcome {
+    /// Credited now.
+    Done {
+        /// Balance after the credit.
+        balance: Amount,
+    },
+    /// The identical proof was credited before; nothing credited now.
+    Replayed,
+}
+
+/// A card movement as the audit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCardMove {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// The stored signed message (authorization or proof).
+    pub message: Vec<u8>,
+}
+
 /// A ledger entry as the audit sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditLedgerRow {
@@ -440,6 +588,12 @@ pub trait AuditVisitor {
     fn refund(&mut self, _order_id: String, _currency: Currency, _amount: Amount) {}
     /// Each refund claim: coins of `value` signed against an order's refund.
     fn refund_claim(&mut self, _order_id: String, _currency: Currency, _value: Amount) {}
+    /// Each card: id, currency and certificate bytes (visited before loads and unloads).
+    fn card(&mut self, _card: CardRecord) {}
+    /// Each stored card load authorization.
+    fn card_load(&mut self, _load: AuditCardMove) {}
+    /// Each credited card unload proof.
+    fn card_unload(&mut self, _unload: AuditCardMove) {}
     /// Each coin in the spent set, with the operation that spent it.
     fn spent(&mut self, coin: SpentCoin, op_id: OpId);
 }
@@ -554,6 +708,20 @@ pub trait Storage: Send + Sync + 'static {
     /// must have an unclaimed refund equal to the claim's value, which is
     /// then recorded as claimed with the signatures.
     fn claim_refund(&self, claim: &NewRefundClaim) -> Result<RefundClaimOutcome, StorageError>;
+
+    /// Registers a certified card. The same key again for the same account and
+    /// mode answers the stored card (a retry); `CardIdTaken` if `id` is in use.
+    fn create_card(&self, card: &NewCard) -> Result<CardRecord, StorageError>;
+    /// A card by id.
+    fn card(&self, id: &[u8; 8]) -> Result<Option<CardRecord>, StorageError>;
+    /// In one transaction: a stored `(card, load_seq)` replays (same amount) or
+    /// conflicts; otherwise `load_seq` must be the next number, then the account
+    /// is debited (ledger kind `card_load`) and the authorization stored.
+    fn card_load(&self, load: &NewCardLoad) -> Result<CardLoadOutcome, StorageError>;
+    /// In one transaction: a stored `(card, unload_seq)` replays (identical
+    /// proof) or is refused (`CardCloned`); otherwise the account is credited
+    /// (ledger kind `card_unload`) and the proof stored.
+    fn card_unload(&self, unload: &NewCardUnload) -> Result<CardUnloadOutcome, StorageError>;
 }
 
 /// Encodes a list of byte strings as one blob (u32 big-endian length prefixes).
@@ -592,6 +760,8 @@ pub fn ledger_kind_name(kind: LedgerKind) -> &'static str {
         LedgerKind::Deposit => "deposit",
         LedgerKind::OrderPayment => "order_payment",
         LedgerKind::Refund => "refund",
+        LedgerKind::CardLoad => "card_load",
+        LedgerKind::CardUnload => "card_unload",
         // `LedgerKind` is non_exhaustive; a new kind needs a name here.
         _ => "unknown",
     }
@@ -606,6 +776,8 @@ pub fn ledger_kind_from_name(name: &str) -> Option<LedgerKind> {
         "deposit" => LedgerKind::Deposit,
         "order_payment" => LedgerKind::OrderPayment,
         "refund" => LedgerKind::Refund,
+        "card_load" => LedgerKind::CardLoad,
+        "card_unload" => LedgerKind::CardUnload,
         _ => return None,
     })
 }

@@ -21,6 +21,7 @@ use rusqlite::{
 
 use super::*;
 
+mod cards;
 mod merchant;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts how many ran.
@@ -29,6 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_merchant",
         include_str!("../../migrations/0002_merchant.sql"),
+    ),
+    (
+        "0003_cards",
+        include_str!("../../migrations/0003_cards.sql"),
     ),
 ];
 
@@ -649,6 +654,7 @@ impl Storage for SqliteStorage {
                 );
             }
             merchant::audit_scan(tx, v)?;
+            cards::audit_scan(tx, v)?;
             let mut stmt = tx.prepare(
                 "SELECT coin_pub, keyset_id, currency, value, msg_prefix, denom_sig, coin_sig, spend_msg, op_id
                  FROM spent_coins",
@@ -730,6 +736,22 @@ impl Storage for SqliteStorage {
 
     fn claim_refund(&self, claim: &NewRefundClaim) -> Result<RefundClaimOutcome, StorageError> {
         self.write(|tx| merchant::claim_refund(tx, claim))
+    }
+
+    fn create_card(&self, card: &NewCard) -> Result<CardRecord, StorageError> {
+        self.write(|tx| cards::create_card(tx, card))
+    }
+
+    fn card(&self, id: &[u8; 8]) -> Result<Option<CardRecord>, StorageError> {
+        self.read(|tx| cards::card(tx, id))
+    }
+
+    fn card_load(&self, load: &NewCardLoad) -> Result<CardLoadOutcome, StorageError> {
+        self.write(|tx| cards::card_load(tx, load))
+    }
+
+    fn card_unload(&self, unload: &NewCardUnload) -> Result<CardUnloadOutcome, StorageError> {
+        self.write(|tx| cards::card_unload(tx, unload))
     }
 }
 
