@@ -8,7 +8,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: run test wallet lint test-native test-wasm test-e2e bench-crypto bench-wallet
+.PHONY: run test wallet lint test-native test-wasm test-e2e bench bench-crypto bench-wallet
 
 run: wallet
 	$(CARGO) run --release -p bank-server -- serve --listen $(LISTEN) --static-dir dist
@@ -29,6 +29,8 @@ lint:
 
 test-native:
 	$(CARGO) test --workspace
+	# The criterion suites in quick mode (each benchmark runs once, no thresholds).
+	$(CARGO) test --workspace --benches
 
 test-wasm:
 	CARGO=$(CARGO) bash scripts/test-wasm.sh
@@ -37,6 +39,10 @@ test-wasm:
 # through the checkout popup, send a token to a second browser profile.
 test-e2e:
 	CARGO=$(CARGO) bash scripts/test-e2e.sh
+
+# The bank's throughput and memory next to `openssl speed` (issue "performance").
+bench:
+	bash scripts/bench-load.sh
 
 bench-crypto:
 	bash scripts/bench-crypto.sh

@@ -123,7 +123,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         "ecash-load: running for at most {} s / {} requests",
         cli.seconds, cli.requests
     );
+    let cpu_before = started.as_ref().and_then(server::Started::cpu_seconds);
     let result = workload::run(&http, &url, &cli, prepared).await?;
+    let server_cpu = started
+        .as_ref()
+        .and_then(server::Started::cpu_seconds)
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let (rss_kib, audit) = match &started {
         Some(s) => (s.peak_rss_kib(), Some(s.audit()?)),
         None => (None, None),
@@ -134,7 +140,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             kib as f64 / 1024.0
         );
     }
-    report::print(&cli, &result, rss_kib, audit.as_ref());
+    report::print(&cli, &result, rss_kib, server_cpu, audit.as_ref());
     if let Some(s) = started {
         s.stop();
     }

@@ -5,7 +5,13 @@ use crate::server::Audit;
 use crate::workload::RunResult;
 
 /// Prints the figures of a run.
-pub fn print(cli: &Cli, r: &RunResult, rss_kib: Option<u64>, audit: Option<&Audit>) {
+pub fn print(
+    cli: &Cli,
+    r: &RunResult,
+    rss_kib: Option<u64>,
+    server_cpu_s: Option<f64>,
+    audit: Option<&Audit>,
+) {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
     println!(
         "workload={:?} concurrency={} coins/request={} elapsed={:.2}s",
@@ -47,6 +53,13 @@ pub fn print(cli: &Cli, r: &RunResult, rss_kib: Option<u64>, audit: Option<&Audi
     }
     let total_coins: u64 = r.kinds.values().map(|k| k.coins).sum();
     println!("total coins/s: {:.0}", total_coins as f64 / secs);
+    if let Some(cpu) = server_cpu_s {
+        println!(
+            "server CPU: {cpu:.2} s in {secs:.2} s ({:.0}% of one core; {:.0} µs per coin)",
+            cpu / secs * 100.0,
+            cpu * 1e6 / (total_coins.max(1) as f64)
+        );
+    }
     match rss_kib {
         Some(kib) => println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0),
         None => println!("server peak RSS: unknown (start the server with --server-bin)"),
@@ -64,6 +77,7 @@ pub fn print(cli: &Cli, r: &RunResult, rss_kib: Option<u64>, audit: Option<&Audi
             "elapsed_s": secs,
             "total_coins_per_s": total_coins as f64 / secs,
             "peak_rss_mb": rss_kib.map(|k| k as f64 / 1024.0),
+            "server_cpu_s": server_cpu_s,
             "audit_clean": audit.map(|a| a.clean),
             "kinds": json_kinds,
         });

@@ -89,6 +89,18 @@ impl Started {
             .and_then(|v| v.parse().ok())
     }
 
+    /// CPU seconds (user + system) the server has used so far.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may contain spaces) start at ")".
+        let rest = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = fields.get(11)?.parse().ok()?;
+        let stime: f64 = fields.get(12)?.parse().ok()?;
+        // Linux reports clock ticks; USER_HZ is 100 on every mainstream kernel.
+        Some((utime + stime) / 100.0)
+    }
+
     /// Resets the peak RSS counter (Linux `clear_refs` 5), so the peak read at
     /// the end is that of the timed phase, not of setup (argon2 password
     /// hashing for the test accounts briefly takes ~20 MB per hash).

@@ -270,3 +270,51 @@ async fn crash_at_every_await_point_loses_nothing() {
         "await points: withdraw {p_withdraw}, swap {p_swap}, receive {p_receive}, deposit {p_deposit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pay_crash_at_every_await_point_loses_nothing() {
+    use ecash_shared::api::CreateOrderRequest;
+    let bank = TestBank::start().await;
+    let erin = account(&bank, "erin", 100_000).await;
+    let shop = bank.merchant("shop", 0).await;
+    let storage = MemoryStorage::new();
+    let we = plain(&bank, &storage, &erin);
+    we.withdraw(a(5_000), &|_| {}).await.unwrap();
+    let shop_balance = || async { shop.client.me().await.unwrap().balance };
+    // Erin's wallet + Erin's account + the shop's account never changes.
+    let start = total(&we).await.checked_add(shop_balance().await).unwrap();
+    let mut paid = 0u64;
+    let points = crash_everywhere!(&bank, &storage, &erin, prepare order = {
+        // A price that needs change every round.
+        shop.client
+            .create_order(&CreateOrderRequest {
+                amount: a(13),
+                summary: "tea".into(),
+                fulfillment_url: None,
+                expires_in: Some(600),
+                allowed_origin: None,
+            })
+            .await
+            .unwrap()
+    },
+    |w| w.pay(&order.order_id).await,
+    |f| {
+        let now = total(&f).await.checked_add(shop_balance().await).unwrap();
+        assert_eq!(now, start, "pay");
+        // Paid exactly once, or not at all (then it still can be).
+        let status = f.client().order_status(&order.order_id).await.unwrap();
+        if status.receipt.is_none() {
+            f.pay(&order.order_id).await.unwrap();
+        }
+        paid += 1;
+        let receipt = f.receipt_for(&order.order_id).await.unwrap();
+        assert!(receipt.is_some(), "the receipt is in the history");
+    });
+    assert!(paid > 0);
+    assert_eq!(
+        total(&we).await.checked_add(shop_balance().await).unwrap(),
+        start
+    );
+    bank.assert_audit_clean();
+    eprintln!("await points: pay {points}");
+}
