@@ -25,4 +25,4 @@ done
 $CARGO test -p ecash-shared --target wasm32-unknown-unknown --test vectors
 $CARGO test -p ecash-card --target wasm32-unknown-unknown --test wasm_virtual
 ECASH_TEST_BANK_URL="http://127.0.0.1:$port" ECASH_TEST_ADMIN_TOKEN="$token" \
-  $CARGO test -p wallet-web --target wasm32-unknown-unknown --test web --test idb --test ui --test resume
+  $CARGO test -p wallet-web --target wasm32-unknown-unknown --test web --test idb --test ui --test resume --test card

@@ -8,8 +8,8 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::components::{
-    bank::Bank, history::History, home::Home, layout, login::Login, pay::Pay, receive::Receive,
-    send::Send, withdraw::Withdraw,
+    bank::Bank, card::Card, history::History, home::Home, layout, login::Login, pay::Pay,
+    receive::Receive, send::Send, withdraw::Withdraw,
 };
 use crate::core::Wallet;
 use crate::core::storage::StorageError;
@@ -118,6 +118,7 @@ fn Shell() -> Html {
         Route::Receive => html! { <Receive /> },
         Route::Bank => html! { <Bank /> },
         Route::History => html! { <History /> },
+        Route::Card => html! { <Card /> },
         Route::NotFound => html! {
             <section class="card narrow">
                 <h1>{ "Page not found" }</h1>

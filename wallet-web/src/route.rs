@@ -24,6 +24,8 @@ pub enum Route {
     Bank,
     /// The wallet's history.
     History,
+    /// Virtual electronic purses: load, pay offline, unload.
+    Card,
     /// Anything else.
     NotFound,
 }
@@ -44,6 +46,7 @@ impl Route {
             ("receive", None) => Route::Receive,
             ("bank", None) => Route::Bank,
             ("history", None) => Route::History,
+            ("card", None) => Route::Card,
             _ => Route::NotFound,
         }
     }
@@ -60,6 +63,7 @@ impl Route {
             Route::Receive => "#/receive".into(),
             Route::Bank => "#/bank".into(),
             Route::History => "#/history".into(),
+            Route::Card => "#/card".into(),
         }
     }
 }
@@ -80,6 +84,7 @@ mod tests {
             Route::Receive,
             Route::Bank,
             Route::History,
+            Route::Card,
         ] {
             assert_eq!(Route::from_hash(&r.to_hash()), r);
         }

@@ -57,6 +57,7 @@ pub fn Header(p: &HeaderProps) -> Html {
                     { link(Route::Receive, "nav-receive", "Receive") }
                     { link(Route::Bank, "nav-bank", "Bank account") }
                     { link(Route::History, "nav-history", "History") }
+                    { link(Route::Card, "nav-card", "Card") }
                 </ul>
             </nav>
         </header>

@@ -3,6 +3,7 @@
 //! speaks the protocol.
 
 pub mod bank;
+pub mod card;
 pub mod chart;
 pub mod field;
 pub mod format;

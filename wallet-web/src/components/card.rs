@@ -1,0 +1,548 @@
+//! The Card page: two virtual electronic purses in this page — the holder's personal
+//! purse and a "shop terminal" purse — kept in IndexedDB (a database of their own
+//! next to the wallet's). Logged in, the holder certifies them at the bank, loads the
+//! personal purse from the bank account, pays the terminal offline (purse to purse,
+//! no bank involved), and unloads the purses back to the account.
+//!
+//! Every card command is answered only after the card's new state is stored (the
+//! reader's persister). An unload proof is stored before it is sent to the bank and
+//! removed once the bank answered, so a proof lost on the way is sent again when the
+//! page opens.
+
+use std::rc::Rc;
+
+use ecash_card::api::{
+    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
+};
+use ecash_card::client::{PurseClient, transfer};
+use ecash_card::host::cmd;
+use ecash_card::log::LogEntry;
+use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
+use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
+use ecash_card::{CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_shared::{Amount, ErrorResponse};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen_futures::spawn_local;
+use yew::prelude::*;
+use zeroize::Zeroizing;
+
+use super::field::Field;
+use crate::app::db_name_for;
+use crate::core::storage::{Storage, Store, Write};
+use crate::hooks::{ops, use_app};
+use crate::input::parse_amount;
+use crate::services::idb::IdbStorage;
+
+const PERSONAL: &str = "personal";
+const TERMINAL: &str = "terminal";
+
+type Purse = PurseClient<VirtualReader>;
+
+/// The purses and where they are kept.
+struct Env {
+    reader: VirtualReader,
+    store: Rc<IdbStorage>,
+    bank_url: String,
+}
+
+/// What the page shows of the purses.
+#[derive(Clone, Default, PartialEq)]
+struct View {
+    personal: Option<Amount>,
+    terminal: Option<Amount>,
+    log: Vec<String>,
+}
+
+fn state_key(slot: &str) -> String {
+    format!("card:{slot}")
+}
+
+fn proof_key(slot: &str) -> String {
+    format!("unload-proof:{slot}")
+}
+
+fn today() -> u32 {
+    (js_sys::Date::now() / 86_400_000.0) as u32
+}
+
+async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
+    let store = Rc::new(
+        IdbStorage::open(&format!("{} cards", db_name_for(&bank_url)))
+            .await
+            .map_err(|e| e.to_string())?,
+    );
+    let reader = VirtualReader::new();
+    for slot in [PERSONAL, TERMINAL] {
+        let card = match store
+            .get(Store::Meta, &state_key(slot))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(json) => VirtualCard::from_json(&json).map_err(|e| e.to_string())?,
+            None => VirtualCard::blank().map_err(|e| e.to_string())?,
+        };
+        reader.insert(slot, card);
+    }
+    let s = store.clone();
+    let persister: Persister = Rc::new(move |slot: String, json: Zeroizing<String>| {
+        let s = s.clone();
+        Box::pin(async move {
+            s.commit(vec![Write::Put(
+                Store::Meta,
+                state_key(&slot),
+                json.to_string(),
+            )])
+            .await
+            .map_err(|e| ecash_card::Error::Storage(e.to_string()))
+        })
+    });
+    reader.set_persister(persister);
+    Ok(Rc::new(Env {
+        reader,
+        store,
+        bank_url,
+    }))
+}
+
+/// A bank call with the session's bearer token.
+async fn call<B: Serialize, T: DeserializeOwned>(
+    env: &Env,
+    token: Option<&str>,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, String> {
+    let url = format!("{}{path}", env.bank_url.trim_end_matches('/'));
+    let mut builder = gloo_net::http::RequestBuilder::new(&url).method(if body.is_some() {
+        gloo_net::http::Method::POST
+    } else {
+        gloo_net::http::Method::GET
+    });
+    let auth;
+    if let Some(t) = token {
+        auth = format!("Bearer {t}");
+        builder = builder.header("Authorization", &auth);
+    }
+    let request = match body {
+        Some(b) => builder.json(b),
+        None => builder.build(),
+    }
+    .map_err(|e| e.to_string())?;
+    let response = request
+        .send()
+        .await
+        .map_err(|_| "the bank is not reachable".to_owned())?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    if (200..300).contains(&status) {
+        serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the bank: {e}"))
+    } else {
+        Err(serde_json::from_str::<ErrorResponse>(&text)
+            .map(|e| format!("The bank refused: {} ({})", e.detail, e.code))
+            .unwrap_or_else(|_| format!("The bank answered status {status}")))
+    }
+}
+
+async fn connect(env: &Env, slot: &str) -> Result<Purse, String> {
+    PurseClient::connect(env.reader.clone(), slot)
+        .await
+        .map_err(|e| format!("{slot} purse: {e}"))
+}
+
+fn card_err(what: &str) -> impl Fn(ecash_card::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+fn describe(e: &LogEntry) -> String {
+    format!(
+        "day {}: {:?} {} ({:?}), balance after {}",
+        e.day, e.kind, e.amount, e.status, e.balance_after
+    )
+}
+
+/// Balances of both purses, and the personal purse's log when the PIN is given.
+async fn read_view(env: &Env, pin: Option<&Pin>) -> Result<View, String> {
+    let mut view = View::default();
+    for slot in [PERSONAL, TERMINAL] {
+        let mut purse = connect(env, slot).await?;
+        let balance = if purse.cert().is_some() {
+            Some(purse.balance().await.map_err(card_err("balance"))?.0)
+        } else {
+            None
+        };
+        if slot == PERSONAL {
+            view.personal = balance;
+            if let (Some(pin), Some(_)) = (pin, balance) {
+                purse.verify_pin(pin).await.map_err(card_err("PIN"))?;
+                view.log = purse
+                    .log()
+                    .await
+                    .map_err(card_err("log"))?
+                    .iter()
+                    .map(describe)
+                    .collect();
+            }
+        } else {
+            view.terminal = balance;
+        }
+        let _ = purse.disconnect().await;
+    }
+    Ok(view)
+}
+
+/// INITIALIZE blank purses with the bank's issuer key, certify them, PERSONALIZE.
+/// Returns the PUK chosen for new purses.
+async fn certify(env: &Env, token: &str, pin: &Pin) -> Result<Option<String>, String> {
+    let info: IssuerInfo = call::<(), _>(env, None, "/v1/cards/issuer", None).await?;
+    let mut puk_text = None;
+    for (slot, mode) in [(PERSONAL, Mode::Personal), (TERMINAL, Mode::Terminal)] {
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_some() {
+            continue;
+        }
+        if purse.status().await.map_err(card_err("status"))?.lifecycle != 0 {
+            // Initialized but never personalized (an interrupted attempt): it holds
+            // nothing; start again from a blank card.
+            drop(purse);
+            env.reader
+                .insert(slot, VirtualCard::blank().map_err(|e| e.to_string())?);
+            purse = connect(env, slot).await?;
+        }
+        let key = purse
+            .exchange(&cmd::initialize(&info.issuer_key))
+            .await
+            .map_err(card_err("initialize"))?;
+        let key: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| "the card answered a malformed key".to_owned())?;
+        let card_pub = CardPublicKey::from_bytes(&key).map_err(card_err("card key"))?;
+        let r: CertifyResponse = call(
+            env,
+            Some(token),
+            "/v1/cards",
+            Some(&CertifyRequest { card_pub, mode }),
+        )
+        .await?;
+        r.cert
+            .verify(&info.issuer_key)
+            .map_err(card_err("certificate"))?;
+        let puk = puk_text.get_or_insert_with(random_puk).clone();
+        let puk = Pin::new_puk(&puk).map_err(card_err("PUK"))?;
+        purse
+            .exchange(&cmd::personalize(&r.cert, pin, &puk))
+            .await
+            .map_err(card_err("personalize"))?;
+        let _ = purse.disconnect().await;
+    }
+    Ok(puk_text)
+}
+
+fn random_puk() -> String {
+    let mut bytes = [0u8; 8];
+    // Without randomness the card refuses a weak PUK anyway; zeros are only a fallback.
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
+}
+
+async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
+    let mut purse = connect(env, PERSONAL).await?;
+    let cert = purse.cert().cloned().ok_or("certify the purses first")?;
+    let seq = purse
+        .status()
+        .await
+        .map_err(card_err("status"))?
+        .next_load_seq;
+    let r: LoadResponse = call(
+        env,
+        Some(token),
+        &format!("/v1/cards/{}/loads", cert.card_id),
+        Some(&LoadRequest {
+            amount,
+            load_seq: seq,
+        }),
+    )
+    .await?;
+    purse.load(&r.auth).await.map_err(card_err("load"))?;
+    let _ = purse.disconnect().await;
+    Ok(())
+}
+
+async fn pay(env: &Env, pin: &Pin, amount: Amount) -> Result<(), String> {
+    let mut payer = connect(env, PERSONAL).await?;
+    let mut payee = connect(env, TERMINAL).await?;
+    payer.verify_pin(pin).await.map_err(card_err("PIN"))?;
+    transfer(&mut payer, &mut payee, amount, Purpose::Payment, today())
+        .await
+        .map_err(card_err("transfer"))?;
+    let _ = payer.disconnect().await;
+    let _ = payee.disconnect().await;
+    Ok(())
+}
+
+/// Sends a stored unload proof; forgets it once the bank credited it (now or before).
+async fn send_proof(env: &Env, token: &str, slot: &str) -> Result<Option<Amount>, String> {
+    let Some(json) = env
+        .store
+        .get(Store::Meta, &proof_key(slot))
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let proof: UnloadProof = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    let amount = proof.body.amount;
+    let path = format!("/v1/cards/{}/unloads", proof.body.card_id);
+    // On any failure the proof stays stored and is sent again by the next unload
+    // (the bank credits a proof once, so sending it twice is safe).
+    let _: serde_json::Value = call(env, Some(token), &path, Some(&UnloadRequest { proof }))
+        .await
+        .map_err(|e| format!("{e} (the unload proof is kept and sent again next time)"))?;
+    env.store
+        .commit(vec![Write::Delete(Store::Meta, proof_key(slot))])
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Some(amount))
+}
+
+/// UNLOADs the whole balance of both purses to the logged-in account.
+async fn unload(env: &Env, token: &str, username: &str, pin: &Pin) -> Result<Amount, String> {
+    let mut total = Amount::ZERO;
+    for slot in [PERSONAL, TERMINAL] {
+        // A proof from an earlier, interrupted unload goes first.
+        if let Some(a) = send_proof(env, token, slot).await? {
+            total = total.checked_add(a).map_err(|e| e.to_string())?;
+        }
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_none() {
+            continue;
+        }
+        let (balance, _) = purse.balance().await.map_err(card_err("balance"))?;
+        if balance.is_zero() {
+            continue;
+        }
+        purse.verify_pin(pin).await.map_err(card_err("PIN"))?;
+        let proof = purse
+            .unload(&UnloadOrder {
+                amount: balance,
+                destination: destination_for_account(username),
+                day: today(),
+            })
+            .await
+            .map_err(card_err("unload"))?;
+        let _ = purse.disconnect().await;
+        let json = serde_json::to_string(&proof).map_err(|e| e.to_string())?;
+        env.store
+            .commit(vec![Write::Put(Store::Meta, proof_key(slot), json)])
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(a) = send_proof(env, token, slot).await? {
+            total = total.checked_add(a).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(total)
+}
+
+/// The Card page (`#/card`).
+#[component]
+pub fn Card() -> Html {
+    let ctx = use_app();
+    let env = use_state(|| None::<Rc<Env>>);
+    let view = use_state(View::default);
+    let error = use_state(|| None::<String>);
+    let info = use_state(|| None::<String>);
+    let busy = use_state(|| false);
+    let pin = use_state(String::new);
+    let load_amount = use_state(String::new);
+    let pay_amount = use_state(String::new);
+
+    {
+        let (env, view, error) = (env.clone(), view.clone(), error.clone());
+        let bank_url = ctx.bank_url.clone();
+        use_effect_with(bank_url.clone(), move |_| {
+            spawn_local(async move {
+                match open_env(bank_url).await {
+                    Ok(e) => {
+                        match read_view(&e, None).await {
+                            Ok(v) => view.set(v),
+                            Err(msg) => error.set(Some(msg)),
+                        }
+                        env.set(Some(e));
+                    }
+                    Err(msg) => error.set(Some(format!("The purses cannot be stored: {msg}"))),
+                }
+            });
+        });
+    }
+
+    // Runs one purse operation, then re-reads the purses.
+    let run = {
+        let (env, view, error, info, busy, pin) = (
+            env.clone(),
+            view.clone(),
+            error.clone(),
+            info.clone(),
+            busy.clone(),
+            pin.clone(),
+        );
+        let ctx = ctx.clone();
+        Rc::new(move |op: Op| {
+            let Some(e) = (*env).clone() else { return };
+            let pin_value = match Pin::new(pin.trim()) {
+                Ok(p) => p,
+                Err(_) => return error.set(Some("Enter the purse PIN (4 to 8 digits).".into())),
+            };
+            let session = ctx
+                .wallet
+                .as_ref()
+                .and_then(|w| w.session())
+                .map(|s| (s.token, s.username));
+            let (view, error, info, busy, ctx) = (
+                view.clone(),
+                error.clone(),
+                info.clone(),
+                busy.clone(),
+                ctx.clone(),
+            );
+            busy.set(true);
+            error.set(None);
+            info.set(None);
+            spawn_local(async move {
+                match op(e.clone(), session, pin_value.clone()).await {
+                    Ok(msg) => info.set(Some(msg)),
+                    Err(msg) => error.set(Some(msg)),
+                }
+                match read_view(&e, Some(&pin_value)).await {
+                    Ok(v) => view.set(v),
+                    Err(msg) => error.set(Some(msg)),
+                }
+                if let Some(w) = ctx.wallet.clone()
+                    && w.session().is_some()
+                {
+                    ops::refresh_account(&ctx, &w).await;
+                }
+                busy.set(false);
+            });
+        })
+    };
+
+    let need_login = |s: Option<(String, String)>| s.ok_or_else(|| "Log in first.".to_owned());
+
+    let on_pin = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            run(Rc::new(|_, _, _| {
+                Box::pin(async { Ok("PIN accepted.".to_owned()) })
+            }))
+        })
+    };
+    let on_certify = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            run(Rc::new(move |e, s, pin| {
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    Ok(match certify(&e, &token, &pin).await? {
+                        Some(puk) => format!(
+                            "Purses certified. Their PUK (to unblock the PIN) is {puk}: note it now."
+                        ),
+                        None => "The purses are already certified.".to_owned(),
+                    })
+                })
+            }))
+        })
+    };
+    let on_load = {
+        let (run, amount, error) = (run.clone(), load_amount.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            let value = match parse_amount(&amount) {
+                Ok(v) => v,
+                Err(msg) => return error.set(Some(msg)),
+            };
+            run(Rc::new(move |e, s, _| {
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    load(&e, &token, value).await?;
+                    Ok(format!("Loaded {value} onto the purse."))
+                })
+            }))
+        })
+    };
+    let on_pay = {
+        let (run, amount, error) = (run.clone(), pay_amount.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            let value = match parse_amount(&amount) {
+                Ok(v) => v,
+                Err(msg) => return error.set(Some(msg)),
+            };
+            run(Rc::new(move |e, _, pin| {
+                Box::pin(async move {
+                    pay(&e, &pin, value).await?;
+                    Ok(format!("Paid {value} to the shop terminal, offline."))
+                })
+            }))
+        })
+    };
+    let on_unload = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            run(Rc::new(move |e, s, pin| {
+                Box::pin(async move {
+                    let (token, username) = need_login(s)?;
+                    let total = unload(&e, &token, &username, &pin).await?;
+                    Ok(format!("Unloaded {total} back to your bank account."))
+                })
+            }))
+        })
+    };
+
+    let disabled = *busy || env.is_none();
+    let money = |a: Option<Amount>| match a {
+        Some(a) => ctx.money(a),
+        None => "not certified".to_owned(),
+    };
+    html! {
+        <section id="card-page" class="card narrow" aria-labelledby="card-title">
+            <h1 id="card-title">{ "Card" }</h1>
+            <p class="muted">{ "Two virtual electronic purses in this browser: yours and a shop terminal. Value moves between them offline, purse to purse; the bank only sees loads and unloads." }</p>
+            if ctx.username.is_none() {
+                <p class="notice info">{ "Certifying, loading and unloading need the bank: " }<a href="#/login">{ "log in" }</a>{ " first." }</p>
+            }
+            if let Some(msg) = &*error {
+                <div id="card-error" class="notice error" role="alert"><p>{ msg.clone() }</p></div>
+            }
+            if let Some(msg) = &*info {
+                <div id="card-notice" class="notice success" role="status"><p>{ msg.clone() }</p></div>
+            }
+            <p>{ "Your purse: " }<strong id="card-balance">{ money(view.personal) }</strong></p>
+            <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(view.terminal) }</strong></p>
+            <Field id="card-pin" label="Purse PIN" kind="password" value={pin.clone()} inputmode="numeric"
+                placeholder="1234" hint="4 to 8 digits; chosen when the purses are certified." />
+            <div class="actions">
+                <button id="card-pin-submit" type="button" onclick={on_pin} disabled={disabled}>{ "Enter PIN" }</button>
+                <button id="card-certify" type="button" onclick={on_certify} disabled={disabled}>{ "Certify purses" }</button>
+            </div>
+            <Field id="card-load-amount" label={format!("Load from the bank account ({})", ctx.currency())}
+                value={load_amount.clone()} inputmode="decimal" placeholder="10.00" />
+            <div class="actions">
+                <button id="card-load" type="button" onclick={on_load} disabled={disabled}>{ "Load" }</button>
+            </div>
+            <Field id="card-pay-amount" label={format!("Pay the shop terminal ({})", ctx.currency())}
+                value={pay_amount.clone()} inputmode="decimal" placeholder="2.50" />
+            <div class="actions">
+                <button id="card-pay" type="button" onclick={on_pay} disabled={disabled}>{ "Pay offline" }</button>
+                <button id="card-unload" type="button" onclick={on_unload} disabled={disabled}>{ "Unload both purses to the bank" }</button>
+            </div>
+            <h2>{ "Your purse's log" }</h2>
+            <ul id="card-log">
+                { for view.log.iter().map(|l| html! { <li>{ l.clone() }</li> }) }
+            </ul>
+        </section>
+    }
+}
+
+type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>>>>;
+
+/// A purse operation: the purses, the session (token, username) if logged in, the PIN;
+/// answers the message to show.
+type Op = Rc<dyn Fn(Rc<Env>, Option<(String, String)>, Pin) -> OpFuture>;
