@@ -4,7 +4,7 @@
 //! asks the bank for the coins' state: spent means the deposit happened
 //! (only this wallet holds the coin secrets), unspent means it is replayed.
 
-use ecash_shared::api::{CoinState, CoinStateRequest, DepositRequest, SpendCoin};
+use ecash_shared::api::{CoinState, CoinStateRequest, DepositRequest};
 use ecash_shared::coin::SpendMessage;
 use ecash_shared::{Amount, ErrorCode};
 
@@ -12,7 +12,7 @@ use super::WalletError;
 use super::model::{HistoryKind, OpKind, PendingOp};
 use super::storage::{Storage, Store, Write};
 use super::transport::Transport;
-use super::wallet::{Wallet, random_id, to_json};
+use super::wallet::Wallet;
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Deposits coins worth `amount` into the logged-in account.
@@ -22,25 +22,13 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         let msg = SpendMessage::Deposit {
             account: session.username.clone(),
         };
-        let signed: Vec<SpendCoin> = coins
-            .iter()
-            .map(|c| SpendCoin {
-                coin: c.coin.clone(),
-                coin_sig: c.coin_secret().sign(&msg),
-            })
-            .collect();
-        let op = PendingOp {
-            id: random_id()?,
-            created_at: self.now(),
-            kind: OpKind::Deposit {
+        let op = self
+            .log_spend(&coins, &msg, |coins| OpKind::Deposit {
                 username: session.username,
-                coins: signed,
+                coins,
                 amount,
-            },
-        };
-        let mut writes = Self::reserve_writes(&coins, &op.id)?;
-        writes.push(Write::Put(Store::Ops, op.id.clone(), to_json(&op)?));
-        self.storage.commit(writes).await?;
+            })
+            .await?;
         self.run_deposit(&op).await
     }
 

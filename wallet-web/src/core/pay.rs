@@ -4,14 +4,14 @@
 //! Paying is idempotent at the bank (the same coins for the same order return
 //! the same receipt), so a lost answer is recovered by replaying.
 
-use ecash_shared::api::{Contract, PayRequest, Receipt, SpendCoin};
+use ecash_shared::api::{Contract, PayRequest, Receipt};
 use ecash_shared::coin::SpendMessage;
 
 use super::WalletError;
 use super::model::{HistoryEntry, HistoryKind, OpKind, PendingOp};
 use super::storage::{Storage, Store, Write};
 use super::transport::Transport;
-use super::wallet::{Wallet, random_id, to_json};
+use super::wallet::Wallet;
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Fetches an order's contract and checks it: the hash matches the fields,
@@ -56,24 +56,9 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         let msg = SpendMessage::Pay {
             contract_hash: contract.contract_hash,
         };
-        let signed: Vec<SpendCoin> = coins
-            .iter()
-            .map(|c| SpendCoin {
-                coin: c.coin.clone(),
-                coin_sig: c.coin_secret().sign(&msg),
-            })
-            .collect();
-        let op = PendingOp {
-            id: random_id()?,
-            created_at: self.now(),
-            kind: OpKind::Pay {
-                contract,
-                coins: signed,
-            },
-        };
-        let mut writes = Self::reserve_writes(&coins, &op.id)?;
-        writes.push(Write::Put(Store::Ops, op.id.clone(), to_json(&op)?));
-        self.storage.commit(writes).await?;
+        let op = self
+            .log_spend(&coins, &msg, |coins| OpKind::Pay { contract, coins })
+            .await?;
         self.run_pay(&op).await
     }
 

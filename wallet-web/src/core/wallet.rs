@@ -429,6 +429,33 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         self.balance().await?.checked_add(new).map_err(amount_err)
     }
 
+    /// Signs `coins` over `msg`, and logs the operation `kind` builds from the
+    /// signed coins together with the coins' reservation, in one commit: the
+    /// intent-log step of every spend (pay, deposit).
+    pub(crate) async fn log_spend(
+        &self,
+        coins: &[StoredCoin],
+        msg: &ecash_shared::SpendMessage,
+        kind: impl FnOnce(Vec<ecash_shared::api::SpendCoin>) -> OpKind,
+    ) -> Result<PendingOp, WalletError> {
+        let signed = coins
+            .iter()
+            .map(|c| ecash_shared::api::SpendCoin {
+                coin: c.coin.clone(),
+                coin_sig: c.coin_secret().sign(msg),
+            })
+            .collect();
+        let op = PendingOp {
+            id: random_id()?,
+            created_at: self.now(),
+            kind: kind(signed),
+        };
+        let mut writes = Self::reserve_writes(coins, &op.id)?;
+        writes.push(Write::Put(Store::Ops, op.id.clone(), to_json(&op)?));
+        self.storage.commit(writes).await?;
+        Ok(op)
+    }
+
     /// Writes that reserve `coins` for operation `op_id`.
     pub(crate) fn reserve_writes(
         coins: &[StoredCoin],
