@@ -318,3 +318,51 @@ async fn pay_crash_at_every_await_point_loses_nothing() {
     bank.assert_audit_clean();
     eprintln!("await points: pay {points}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_are_claimed_automatically_once() {
+    use ecash_shared::api::CreateOrderRequest;
+    let bank = TestBank::start().await;
+    let fay = account(&bank, "fay", 1_000).await;
+    let shop = bank.merchant("shop2", 0).await;
+    let storage = MemoryStorage::new();
+    let w = plain(&bank, &storage, &fay);
+    w.withdraw(a(100), &|_| {}).await.unwrap();
+    let order = shop
+        .client
+        .create_order(&CreateOrderRequest {
+            amount: a(40),
+            summary: "book".into(),
+            fulfillment_url: None,
+            expires_in: Some(600),
+            allowed_origin: None,
+        })
+        .await
+        .unwrap();
+    w.pay(&order.order_id).await.unwrap();
+    assert_eq!(w.balance().await.unwrap(), a(60));
+    // Nothing refunded yet: resume claims nothing and reports nothing.
+    assert!(w.resume().await.unwrap().is_empty());
+
+    // The shop refunds part, the wallet claims it when it next checks in.
+    shop.client.refund(&order.order_id, 15).await.unwrap();
+    let resumed = w.resume().await.unwrap();
+    assert_eq!(resumed.len(), 1);
+    resumed[0].result.as_ref().unwrap();
+    assert_eq!(w.balance().await.unwrap(), a(75));
+    let last = w.history().await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.kind, last.amount, last.incoming),
+        (HistoryKind::Refund, a(15), true)
+    );
+    // Checking again claims nothing more.
+    assert!(w.resume().await.unwrap().is_empty());
+    assert_eq!(w.balance().await.unwrap(), a(75));
+
+    // A second refund of the rest is claimed too.
+    shop.client.refund(&order.order_id, 25).await.unwrap();
+    assert_eq!(w.check_refunds().await.unwrap(), a(25));
+    assert_eq!(w.balance().await.unwrap(), a(100));
+    assert_eq!(w.check_refunds().await.unwrap(), Amount::ZERO);
+    bank.assert_audit_clean();
+}

@@ -209,6 +209,9 @@ fn describe_op(kind: &OpKind) -> (String, Amount) {
             contract.amount,
         ),
         OpKind::Deposit { amount, .. } => ("Deposit to the bank account".to_owned(), *amount),
+        OpKind::RefundClaim {
+            order_id, amount, ..
+        } => (format!("Claiming the refund of order {order_id}"), *amount),
     }
 }
 

@@ -149,6 +149,16 @@ impl<T: Transport> BankClient<T> {
         self.call(Method::Post, &path, None, Some(req)).await
     }
 
+    /// `POST /v1/orders/{id}/refund/claim`.
+    pub async fn claim_refund(
+        &self,
+        order_id: &str,
+        req: &RefundClaimRequest,
+    ) -> Result<BlindSignaturesResponse, WalletError> {
+        let path = format!("/v1/orders/{}/refund/claim", path_segment(order_id)?);
+        self.call(Method::Post, &path, None, Some(req)).await
+    }
+
     /// `GET /v1/orders/{id}/status`.
     pub async fn order_status(&self, order_id: &str) -> Result<OrderStatusResponse, WalletError> {
         let path = format!("/v1/orders/{}/status", path_segment(order_id)?);

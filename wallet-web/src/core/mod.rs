@@ -5,7 +5,7 @@
 //! - [`model`] — what the wallet stores: coins, pending operations, history.
 //! - [`client`] — typed calls to the bank's HTTP API.
 //! - [`wallet`] — the `Wallet`: balance, coin selection, resume of pending work.
-//! - [`withdraw`], [`swap`], [`pay`], [`send`], [`deposit`] — one module per protocol step.
+//! - [`withdraw`], [`swap`], [`pay`], [`send`], [`deposit`], [`refund`] — one module per protocol step.
 //! - [`faults`] — crash injection for tests: fail at the N-th await point.
 //! - [`token`] — the compact token string that carries coins from person to person.
 //! - [`error`] — `WalletError` with a human message for each bank error code.
@@ -16,6 +16,7 @@ pub mod error;
 pub mod faults;
 pub mod model;
 pub mod pay;
+pub mod refund;
 pub mod send;
 pub mod storage;
 pub mod swap;

@@ -195,6 +195,18 @@ pub enum OpKind {
         /// Signed coins.
         coins: Vec<SpendCoin>,
     },
+    /// Claim a merchant's refund with the paying coins' keys (an identical
+    /// replay returns the bank's stored signatures).
+    RefundClaim {
+        /// The refunded order.
+        order_id: String,
+        /// The signed claim, exactly as sent.
+        request: ecash_shared::api::RefundClaimRequest,
+        /// Coins being created.
+        outputs: Vec<StoredPlanchet>,
+        /// Value claimed.
+        amount: Amount,
+    },
     /// Deposit into the bank account.
     Deposit {
         /// Account credited.

@@ -90,11 +90,23 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             return Err(WalletError::Protocol("the receipt does not verify".into()));
         }
         let balance = self.balance().await?;
+        // Keep the paying coins' keys: they prove the payment if the merchant refunds.
+        let paying: Vec<(ecash_shared::CoinPub, [u8; 32])> = self
+            .coins()
+            .await?
+            .iter()
+            .filter(|c| keys.contains(&c.key()))
+            .map(|c| (c.coin.coin_pub, c.secret))
+            .collect();
         let mut writes: Vec<Write> = keys
             .iter()
             .map(|k| Write::Delete(Store::Coins, k.clone()))
             .collect();
         writes.push(Write::Delete(Store::Ops, op.id.clone()));
+        writes.push(super::refund::remember_payment(
+            &contract.order_id,
+            &paying,
+        )?);
         writes.push(
             self.history_write(
                 HistoryKind::Payment,

@@ -268,8 +268,18 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
                 OpKind::Swap { .. } => self.run_swap(&op).await.map(|_| ()),
                 OpKind::Pay { .. } => self.run_pay(&op).await.map(|_| ()),
                 OpKind::Deposit { .. } => self.run_deposit(&op).await.map(|_| ()),
+                OpKind::RefundClaim { .. } => self.run_refund_claim(&op).await.map(|_| ()),
             };
             out.push(Resumed { id, result });
+        }
+        // Refunds of paid orders are claimed whenever the wallet checks in;
+        // reported only when something was claimed or went wrong.
+        match self.check_refunds().await {
+            Ok(claimed) if claimed.is_zero() => {}
+            result => out.push(Resumed {
+                id: "refund claims".to_owned(),
+                result: result.map(|_| ()),
+            }),
         }
         Ok(out)
     }
