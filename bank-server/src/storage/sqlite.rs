@@ -15,9 +15,7 @@ use std::time::Duration;
 use ecash_shared::api::{LedgerEntry, LedgerKind};
 use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency, KeysetId};
-use rusqlite::{
-    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
-};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::*;
 
@@ -44,6 +42,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 #[error("corrupt database row: {0}")]
 struct Corrupt(&'static str);
+
+/// The batch a write belonged to could not be committed: none of it persists.
+#[derive(Debug, thiserror::Error)]
+#[error("the transaction could not be committed")]
+struct CommitFailed;
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -75,7 +78,7 @@ fn array32(v: Vec<u8>, what: &'static str) -> Result<[u8; 32], StorageError> {
 
 /// The SQLite implementation of [`Storage`].
 pub struct SqliteStorage {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
@@ -86,10 +89,58 @@ impl std::fmt::Debug for SqliteStorage {
     }
 }
 
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    // A panic while holding the lock leaves no transaction open (rusqlite rolls
-    // back on drop), so the connection is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic inside a write job is caught and its savepoint rolled back
+    // (see `write`), so the connection is still usable after a poisoning.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The writer connection and its group commit state.
+///
+/// Group commit: a write job runs inside a savepoint of the currently open
+/// batch transaction (`BEGIN IMMEDIATE` by the first job of a batch), then
+/// releases the lock so that other jobs can join the same transaction, then
+/// takes the lock again: if its batch is still open it commits it, for every
+/// job in it, with one fsync; otherwise the job that did has recorded the
+/// outcome. A job returns only after its batch committed: nothing is
+/// acknowledged before it is durable, and a failed commit fails every job of
+/// the batch (none of their changes persist).
+struct Writer {
+    conn: Connection,
+    /// The batch whose transaction is open, if any.
+    open: Option<u64>,
+    next: u64,
+    /// Every batch with a smaller id has finished.
+    finished_below: u64,
+    /// Finished batches whose commit failed (kept small: failures are rare).
+    failed: std::collections::BTreeSet<u64>,
+}
+
+impl Writer {
+    fn new(conn: Connection) -> Self {
+        Writer {
+            conn,
+            open: None,
+            next: 0,
+            finished_below: 0,
+            failed: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Commits the open batch, if any, recording its outcome.
+    fn commit_open(&mut self) {
+        if let Some(batch) = self.open.take() {
+            if let Err(e) = self.conn.execute_batch("COMMIT") {
+                tracing::error!(error = %e, batch, "batch commit failed; rolling back");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.failed.insert(batch);
+                if self.failed.len() > 1024 {
+                    self.failed.pop_first();
+                }
+            }
+            self.finished_below = batch + 1;
+        }
+    }
 }
 
 fn setup(conn: &Connection, wal: bool) -> Result<(), StorageError> {
@@ -141,7 +192,7 @@ impl SqliteStorage {
             pool.push(Mutex::new(r));
         }
         Ok(SqliteStorage {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer::new(writer)),
             readers: pool,
             next_reader: AtomicUsize::new(0),
         })
@@ -153,7 +204,7 @@ impl SqliteStorage {
         setup(&writer, false)?;
         migrate(&mut writer)?;
         Ok(SqliteStorage {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer::new(writer)),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
         })
@@ -161,25 +212,83 @@ impl SqliteStorage {
 
     fn write<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut conn = lock(&self.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let (batch, result) = {
+            let mut w = lock(&self.writer);
+            let batch = match w.open {
+                Some(b) => b,
+                None => {
+                    w.conn.execute_batch("BEGIN IMMEDIATE")?;
+                    let b = w.next;
+                    w.next += 1;
+                    w.open = Some(b);
+                    b
+                }
+            };
+            if let Err(e) = w.conn.execute_batch("SAVEPOINT job") {
+                w.open = None;
+                let _ = w.conn.execute_batch("ROLLBACK");
+                w.failed.insert(batch);
+                w.finished_below = batch + 1;
+                return Err(e.into());
+            }
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)));
+            let keep = matches!(result, Ok(Ok(_)));
+            let undo = if keep {
+                w.conn.execute_batch("RELEASE job")
+            } else {
+                w.conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            };
+            if undo.is_err() || w.conn.is_autocommit() {
+                // SQLite rolled the whole transaction back (I/O error, full
+                // disk): every job of this batch fails.
+                if !w.conn.is_autocommit() {
+                    let _ = w.conn.execute_batch("ROLLBACK");
+                }
+                w.open = None;
+                w.failed.insert(batch);
+                w.finished_below = batch + 1;
+            }
+            match result {
+                Ok(r) => (batch, r),
+                Err(panic) => {
+                    drop(w);
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        };
+        // Let the other writers waiting for the lock join this batch.
+        std::thread::yield_now();
+        let mut w = lock(&self.writer);
+        if w.open == Some(batch) {
+            w.commit_open();
+        }
+        if w.failed.contains(&batch) {
+            return Err(StorageError::backend(CommitFailed));
+        }
+        debug_assert!(w.finished_below > batch);
+        result
     }
 
     fn read<T>(
         &self,
-        f: impl FnOnce(&Transaction<'_>) -> Result<T, StorageError>,
+        f: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut conn = if self.readers.is_empty() {
-            lock(&self.writer)
-        } else {
-            let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-            lock(&self.readers[i])
-        };
+        if self.readers.is_empty() {
+            // In-memory databases read on the writer connection: finish any
+            // open batch first so the read sees committed state only.
+            let mut w = lock(&self.writer);
+            w.commit_open();
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            return Ok(out);
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let mut conn = lock(&self.readers[i]);
         // A deferred transaction: every statement inside sees one snapshot.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
         let out = f(&tx)?;
@@ -218,7 +327,7 @@ fn account_from(
 }
 
 fn account_where(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     clause: &str,
     param: &dyn rusqlite::ToSql,
 ) -> Result<Option<AccountRecord>, StorageError> {
@@ -232,7 +341,7 @@ fn account_where(
 /// Applies a credit or debit to an account and writes its ledger entry.
 /// Returns the new balance and the ledger id.
 fn post(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account: &AccountRecord,
     kind: LedgerKind,
     credit: bool,
@@ -756,11 +865,7 @@ impl Storage for SqliteStorage {
 }
 
 /// Records the coins of `req` in the spent set under its operation id.
-fn insert_spent(
-    tx: &Transaction<'_>,
-    req: &SpendRequest,
-    op_kind: &str,
-) -> Result<(), StorageError> {
+fn insert_spent(tx: &Connection, req: &SpendRequest, op_kind: &str) -> Result<(), StorageError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO spent_coins (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig,
                                   coin_sig, spend_msg, op_kind, op_id, spent_at)
@@ -785,7 +890,7 @@ fn insert_spent(
 }
 
 fn find_withdrawal(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: AccountId,
     request_id: &str,
 ) -> Result<Option<StoredWithdrawal>, StorageError> {
@@ -805,7 +910,7 @@ fn find_withdrawal(
     .transpose()
 }
 
-fn find_swap(tx: &Transaction<'_>, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+fn find_swap(tx: &Connection, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
     let sigs: Option<Vec<u8>> = tx
         .query_row(
             "SELECT blind_sigs FROM swaps WHERE op_id = ?1",
@@ -817,10 +922,7 @@ fn find_swap(tx: &Transaction<'_>, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>,
         .transpose()
 }
 
-fn spent_by(
-    tx: &Transaction<'_>,
-    coin_pubs: &[[u8; 32]],
-) -> Result<Vec<Option<OpId>>, StorageError> {
+fn spent_by(tx: &Connection, coin_pubs: &[[u8; 32]]) -> Result<Vec<Option<OpId>>, StorageError> {
     let mut stmt = tx.prepare_cached("SELECT op_id FROM spent_coins WHERE coin_pub = ?1")?;
     coin_pubs
         .iter()

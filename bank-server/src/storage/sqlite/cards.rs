@@ -3,7 +3,7 @@
 //! transaction its caller opened.
 
 use ecash_shared::api::LedgerKind;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{account_where, amount_from_sql, amount_to_sql, corrupt, currency_from_sql, post};
 use crate::storage::{
@@ -33,7 +33,7 @@ fn card_from((id, account_id, mode, currency, cert): CardRow) -> Result<CardReco
 
 const CARD_COLUMNS: &str = "id, account_id, mode, currency, cert";
 
-pub(super) fn card(tx: &Transaction<'_>, id: &[u8; 8]) -> Result<Option<CardRecord>, StorageError> {
+pub(super) fn card(tx: &Connection, id: &[u8; 8]) -> Result<Option<CardRecord>, StorageError> {
     tx.query_row(
         &format!("SELECT {CARD_COLUMNS} FROM cards WHERE id = ?1"),
         [&id[..]],
@@ -44,7 +44,7 @@ pub(super) fn card(tx: &Transaction<'_>, id: &[u8; 8]) -> Result<Option<CardReco
     .transpose()
 }
 
-pub(super) fn create_card(tx: &Transaction<'_>, c: &NewCard) -> Result<CardRecord, StorageError> {
+pub(super) fn create_card(tx: &Connection, c: &NewCard) -> Result<CardRecord, StorageError> {
     let existing = tx
         .query_row(
             &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_pub = ?1"),
@@ -89,10 +89,7 @@ pub(super) fn create_card(tx: &Transaction<'_>, c: &NewCard) -> Result<CardRecor
     })
 }
 
-pub(super) fn card_load(
-    tx: &Transaction<'_>,
-    l: &NewCardLoad,
-) -> Result<CardLoadOutcome, StorageError> {
+pub(super) fn card_load(tx: &Connection, l: &NewCardLoad) -> Result<CardLoadOutcome, StorageError> {
     card(tx, &l.card_id)?.ok_or(StorageError::UnknownCard)?;
     let stored: Option<(i64, Vec<u8>)> = tx
         .query_row(
@@ -151,7 +148,7 @@ pub(super) fn card_load(
 }
 
 pub(super) fn card_unload(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     u: &NewCardUnload,
 ) -> Result<CardUnloadOutcome, StorageError> {
     card(tx, &u.card_id)?.ok_or(StorageError::UnknownCard)?;
@@ -202,10 +199,7 @@ fn hex_id(id: &[u8; 8]) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-pub(super) fn audit_scan(
-    tx: &Transaction<'_>,
-    v: &mut dyn AuditVisitor,
-) -> Result<(), StorageError> {
+pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<(), StorageError> {
     let mut stmt = tx.prepare(&format!("SELECT {CARD_COLUMNS} FROM cards ORDER BY id"))?;
     for r in stmt.query_map([], card_row)? {
         v.card(card_from(r?)?);

@@ -4,7 +4,7 @@
 
 use ecash_shared::api::LedgerKind;
 use ecash_shared::encoding::Timestamp;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     account_where, amount_from_sql, amount_to_sql, array32, corrupt, currency_from_sql,
@@ -94,7 +94,7 @@ fn order_from(r: OrderRow) -> Result<OrderRecord, StorageError> {
     })
 }
 
-fn order_by_id(tx: &Transaction<'_>, id: &str) -> Result<Option<OrderRecord>, StorageError> {
+fn order_by_id(tx: &Connection, id: &str) -> Result<Option<OrderRecord>, StorageError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
     tx.query_row(&sql, [id], order_row)
         .optional()?
@@ -109,7 +109,7 @@ fn memo(prefix: &str, order: &NewOrder) -> String {
 }
 
 pub(super) fn make_merchant(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     username: &str,
     display_name: Option<&str>,
 ) -> Result<AccountRecord, StorageError> {
@@ -125,7 +125,7 @@ pub(super) fn make_merchant(
 }
 
 pub(super) fn merchant_name(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     account_id: AccountId,
 ) -> Result<Option<String>, StorageError> {
     Ok(tx
@@ -137,10 +137,7 @@ pub(super) fn merchant_name(
         .optional()?)
 }
 
-pub(super) fn create_order(
-    tx: &Transaction<'_>,
-    o: &NewOrder,
-) -> Result<OrderRecord, StorageError> {
+pub(super) fn create_order(tx: &Connection, o: &NewOrder) -> Result<OrderRecord, StorageError> {
     tx.execute(
         "INSERT INTO orders (id, merchant_id, merchant_name, currency, amount, summary,
                              fulfillment_url, allowed_origin, created_at, expires_at, contract_hash)
@@ -162,12 +159,12 @@ pub(super) fn create_order(
     order_by_id(tx, &o.id)?.ok_or_else(|| corrupt("order vanished after insert"))
 }
 
-pub(super) fn order(tx: &Transaction<'_>, id: &str) -> Result<Option<OrderRecord>, StorageError> {
+pub(super) fn order(tx: &Connection, id: &str) -> Result<Option<OrderRecord>, StorageError> {
     order_by_id(tx, id)
 }
 
 pub(super) fn merchant_orders(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     merchant_id: AccountId,
     limit: u32,
     before: Option<i64>,
@@ -184,10 +181,7 @@ pub(super) fn merchant_orders(
     rows.map(|r| order_from(r?)).collect()
 }
 
-pub(super) fn order_coins(
-    tx: &Transaction<'_>,
-    order_id: &str,
-) -> Result<Vec<[u8; 32]>, StorageError> {
+pub(super) fn order_coins(tx: &Connection, order_id: &str) -> Result<Vec<[u8; 32]>, StorageError> {
     let mut stmt = tx.prepare_cached(
         "SELECT coin_pub FROM spent_coins
          WHERE op_id = (SELECT pay_op_id FROM orders WHERE id = ?1)",
@@ -200,7 +194,7 @@ pub(super) fn order_coins(
 /// before the spent set, so an identical request replays its receipt and a
 /// second payment of a paid order is refused without touching any coin.
 pub(super) fn pay(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     req: &SpendRequest,
     order_id: &str,
     paid_at: Timestamp,
@@ -256,7 +250,7 @@ pub(super) fn pay(
     }))
 }
 
-pub(super) fn refund(tx: &Transaction<'_>, r: &NewRefund) -> Result<RefundOutcome, StorageError> {
+pub(super) fn refund(tx: &Connection, r: &NewRefund) -> Result<RefundOutcome, StorageError> {
     let order = order_by_id(tx, &r.order_id)?.ok_or(StorageError::OrderNotFound)?;
     let o = &order.order;
     if o.merchant_id != r.merchant_id {
@@ -306,7 +300,7 @@ pub(super) fn refund(tx: &Transaction<'_>, r: &NewRefund) -> Result<RefundOutcom
 }
 
 pub(super) fn find_refund_claim(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     op_id: &OpId,
 ) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
     let sigs: Option<Vec<u8>> = tx
@@ -321,7 +315,7 @@ pub(super) fn find_refund_claim(
 }
 
 pub(super) fn claim_refund(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     c: &NewRefundClaim,
 ) -> Result<RefundClaimOutcome, StorageError> {
     if let Some(sigs) = find_refund_claim(tx, &c.op_id)? {
@@ -364,10 +358,7 @@ pub(super) fn claim_refund(
 }
 
 /// The merchant part of the audit scan: orders, refunds, claims.
-pub(super) fn audit_scan(
-    tx: &Transaction<'_>,
-    v: &mut dyn AuditVisitor,
-) -> Result<(), StorageError> {
+pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<(), StorageError> {
     let mut stmt = tx.prepare(&format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY seq"))?;
     for r in stmt.query_map([], order_row)? {
         v.order(order_from(r?)?);
