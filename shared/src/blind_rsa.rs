@@ -410,6 +410,23 @@ pub(crate) fn emsa_pss_encode(msg: &[u8], em_bits: usize, salt: &[u8]) -> Result
     Ok(em)
 }
 
+/// RFC 9474 §4.2 steps 1-3: EMSA-PSS-ENCODE of `input_msg` with `salt`, as
+/// an integer at the key's precision (EM is one byte shorter than n when
+/// modBits - 1 is a multiple of 8).
+fn encoded_message(
+    pk: &PublicKey,
+    input_msg: &[u8],
+    salt: &[u8],
+) -> Result<Zeroizing<BoxedUint>, Error> {
+    let em = Zeroizing::new(emsa_pss_encode(input_msg, pk.bits() - 1, salt)?);
+    let mut em_padded = Zeroizing::new(vec![0u8; pk.modulus_len()]);
+    let offset = em_padded.len() - em.len();
+    em_padded[offset..].copy_from_slice(&em);
+    BoxedUint::from_be_slice(&em_padded, pk.precision())
+        .map(Zeroizing::new)
+        .map_err(|_| Error::InvalidInput)
+}
+
 /// RFC 9474 §4.2 `Blind`: encodes `input_msg` with a fresh salt and blinds it
 /// with a fresh `r`. The returned `inv` must be kept to `finalize`.
 pub fn blind(pk: &PublicKey, variant: Variant, input_msg: &[u8]) -> Result<Blinded, Error> {
@@ -447,16 +464,7 @@ pub fn blind_many(
     let mut zs = Vec::with_capacity(input_msgs.len());
     for msg in input_msgs {
         let salt = Zeroizing::new(random_bytes::<HASH_LEN>()?);
-        let em = Zeroizing::new(emsa_pss_encode(
-            msg,
-            pk.bits() - 1,
-            &salt[..variant.salt_len()],
-        )?);
-        let mut em_padded = Zeroizing::new(vec![0u8; pk.modulus_len()]);
-        let offset = em_padded.len() - em.len();
-        em_padded[offset..].copy_from_slice(&em);
-        let m = BoxedUint::from_be_slice(&em_padded, pk.precision())
-            .map_err(|_| Error::InvalidInput)?;
+        let m = (*encoded_message(pk, msg, &salt[..variant.salt_len()])?).clone();
         let mut r =
             BoxedUint::try_random_mod_vartime(&mut getrandom::SysRng, n).map_err(|_| Error::Rng)?;
         let m_mont = BoxedMontyForm::new(m, params);
@@ -530,14 +538,7 @@ fn blind_inner(
     if r.bits_precision() != pk.precision() || r >= n.as_ref() {
         return Err(Error::InvalidInput);
     }
-    let em = Zeroizing::new(emsa_pss_encode(input_msg, pk.bits() - 1, salt)?);
-    // EM is one byte shorter than n when modBits - 1 is a multiple of 8.
-    let mut em_padded = Zeroizing::new(vec![0u8; pk.modulus_len()]);
-    let offset = em_padded.len() - em.len();
-    em_padded[offset..].copy_from_slice(&em);
-    let m = Zeroizing::new(
-        BoxedUint::from_be_slice(&em_padded, pk.precision()).map_err(|_| Error::InvalidInput)?,
-    );
+    let m = encoded_message(pk, input_msg, salt)?;
     // RFC 9474 §4.2 steps 4-7 with one inversion instead of a gcd and an
     // inversion: (m·r)⁻¹ exists iff both m and r are coprime to n, and then
     // r⁻¹ = m·(m·r)⁻¹. Only on failure is the gcd computed, to tell a bad
