@@ -114,8 +114,9 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     RequestError::NotFound(format!("{} {}", req.method(), req.path())).error_response()
 }
 
-/// Turns a failed `web::block` (the blocking task panicked or was cancelled)
-/// into an internal error of any area.
+/// The server could not finish a request's work: the blocking task panicked
+/// or was cancelled, or the disk could not confirm its writes (logged where it
+/// happened). An internal error of any area.
 #[derive(Debug, thiserror::Error)]
 #[error("blocking task failed")]
 pub struct BlockingFailed;
@@ -126,15 +127,25 @@ impl From<actix_web::error::BlockingError> for BlockingFailed {
     }
 }
 
-/// Runs `f` on the blocking pool and flattens the result.
+/// Runs `f` on the blocking pool and flattens the result, answering only
+/// once every database write `f` could have seen is on disk: the storage
+/// calls inside `f` defer their durability waits (group commit, see
+/// [`storage::defer`](crate::storage::defer)) and this task awaits them after
+/// the thread is free again — so a waiting request holds no thread.
 pub async fn blocking<T, E, F>(f: F) -> Result<T, E>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: Send + 'static + From<BlockingFailed>,
 {
-    match actix_web::web::block(f).await {
-        Ok(r) => r,
+    match actix_web::web::block(move || crate::storage::defer(f)).await {
+        Ok((r, debt)) => match debt.settle().await {
+            Ok(()) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "a request's writes could not be made durable");
+                Err(E::from(BlockingFailed))
+            }
+        },
         Err(e) => Err(E::from(BlockingFailed::from(e))),
     }
 }

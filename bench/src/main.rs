@@ -11,6 +11,7 @@
 //!
 //! Every run is bounded: by `--seconds` and by the coins prepared in setup.
 
+mod http1;
 mod report;
 mod server;
 mod setup;
@@ -124,7 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         cli.seconds, cli.requests
     );
     let cpu_before = started.as_ref().and_then(server::Started::cpu_seconds);
-    let result = workload::run(&http, &url, &cli, prepared).await?;
+    let result = workload::run(&url, &cli, prepared).await?;
     let server_cpu = started
         .as_ref()
         .and_then(server::Started::cpu_seconds)

@@ -60,6 +60,13 @@ pub fn print(
             cpu * 1e6 / (total_coins.max(1) as f64)
         );
     }
+    if let Some(cpu) = r.generator_cpu {
+        println!(
+            "generator CPU: {cpu:.2} s ({:.0}% of one core; {:.0} µs per request)",
+            cpu / secs * 100.0,
+            cpu * 1e6 / (r.kinds.values().map(|k| k.requests).sum::<u64>().max(1) as f64)
+        );
+    }
     match rss_kib {
         Some(kib) => println!("server peak RSS: {:.1} MB", kib as f64 / 1024.0),
         None => println!("server peak RSS: unknown (start the server with --server-bin)"),
@@ -78,6 +85,7 @@ pub fn print(
             "total_coins_per_s": total_coins as f64 / secs,
             "peak_rss_mb": rss_kib.map(|k| k as f64 / 1024.0),
             "server_cpu_s": server_cpu_s,
+            "generator_cpu_s": r.generator_cpu,
             "audit_clean": audit.map(|a| a.clean),
             "kinds": json_kinds,
         });

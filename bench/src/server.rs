@@ -91,14 +91,7 @@ impl Started {
 
     /// CPU seconds (user + system) the server has used so far.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
-        // Fields after the command name (which may contain spaces) start at ")".
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = fields.get(11)?.parse().ok()?;
-        let stime: f64 = fields.get(12)?.parse().ok()?;
-        // Linux reports clock ticks; USER_HZ is 100 on every mainstream kernel.
-        Some((utime + stime) / 100.0)
+        cpu_seconds_of(&self.child.id().to_string())
     }
 
     /// Resets the peak RSS counter (Linux `clear_refs` 5), so the peak read at
@@ -138,4 +131,17 @@ impl Drop for Started {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds (user + system) of a process (`"self"` or a pid), from
+/// `/proc/<pid>/stat`.
+pub fn cpu_seconds_of(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at ")".
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports clock ticks; USER_HZ is 100 on every mainstream kernel.
+    Some((utime + stime) / 100.0)
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use crate::Cli;
 use crate::setup::{Kind, Prepared};
+use crate::{Cli, http1};
 
 /// Figures of one kind of request.
 pub struct KindStats {
@@ -43,83 +43,79 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Per kind.
     pub kinds: BTreeMap<Kind, KindStats>,
+    /// CPU seconds the generator itself used in the timed phase (Linux).
+    pub generator_cpu: Option<f64>,
+}
+
+/// CPU seconds (user + system) of this process so far.
+fn own_cpu_seconds() -> Option<f64> {
+    crate::server::cpu_seconds_of("self")
 }
 
 /// Runs the timed phase.
-pub async fn run(
-    http: &reqwest::Client,
-    url: &str,
-    cli: &Cli,
-    prepared: Vec<Prepared>,
-) -> anyhow::Result<RunResult> {
-    let prepared = Arc::new(prepared);
+pub async fn run(url: &str, cli: &Cli, prepared: Vec<Prepared>) -> anyhow::Result<RunResult> {
+    let addr = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("the load phase speaks plain HTTP/1.1 only: {url}"))?
+        .trim_end_matches('/')
+        .to_owned();
+    // Rendered before the clock starts: the timed phase only writes and reads.
+    let requests: Vec<(Kind, usize, Vec<u8>)> = prepared
+        .iter()
+        .map(|p| {
+            (
+                p.kind,
+                p.coins,
+                http1::render(&addr, &p.path, p.bearer.as_deref(), &p.body),
+            )
+        })
+        .collect();
+    drop(prepared);
+    let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let mut kinds = BTreeMap::new();
-    for p in prepared.iter() {
-        if let std::collections::btree_map::Entry::Vacant(e) = kinds.entry(p.kind) {
+    for (kind, _, _) in requests.iter() {
+        if let std::collections::btree_map::Entry::Vacant(e) = kinds.entry(*kind) {
             e.insert(KindStats::new()?);
         }
     }
     let stats = Arc::new(Mutex::new(kinds));
     let deadline = Instant::now() + Duration::from_secs_f64(cli.seconds.max(0.0));
+    let cpu_before = own_cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(cli.concurrency);
     for _ in 0..cli.concurrency {
-        let (http, url, prepared, next, stats) = (
-            http.clone(),
-            url.to_owned(),
-            prepared.clone(),
-            next.clone(),
-            stats.clone(),
-        );
+        let (addr, requests, next, stats) =
+            (addr.clone(), requests.clone(), next.clone(), stats.clone());
         tasks.push(tokio::spawn(async move {
+            let mut conn = http1::Conn::new(&addr, Duration::from_secs(30));
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= prepared.len() || Instant::now() >= deadline {
+                if i >= requests.len() || Instant::now() >= deadline {
                     break;
                 }
-                let p = &prepared[i];
-                let mut req = http
-                    .post(format!("{url}{}", p.path))
-                    .header("content-type", "application/json")
-                    .body(p.body.clone());
-                if let Some(t) = &p.bearer {
-                    req = req.bearer_auth(t);
-                }
+                let (kind, coins, bytes) = &requests[i];
                 let t0 = Instant::now();
-                let outcome = match req.send().await {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let body = resp.bytes().await.unwrap_or_default();
-                        if status.is_success() {
-                            Ok(())
-                        } else {
-                            let code = serde_json::from_slice::<serde_json::Value>(&body)
-                                .ok()
-                                .and_then(|v| {
-                                    v.get("code").and_then(|c| c.as_str()).map(str::to_owned)
-                                })
-                                .unwrap_or_else(|| format!("HTTP_{}", status.as_u16()));
-                            Err(code)
-                        }
-                    }
-                    Err(e) => Err(if e.is_timeout() {
-                        "TIMEOUT".to_owned()
-                    } else {
-                        "TRANSPORT".to_owned()
-                    }),
+                let outcome = match conn.send(bytes).await {
+                    Ok(resp) if (200..300).contains(&resp.status) => Ok(()),
+                    Ok(resp) => Err(serde_json::from_slice::<serde_json::Value>(&resp.body)
+                        .ok()
+                        .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+                        .unwrap_or_else(|| format!("HTTP_{}", resp.status))),
+                    Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Err("TIMEOUT".to_owned()),
+                    Err(_) => Err("TRANSPORT".to_owned()),
                 };
                 let us = u64::try_from(t0.elapsed().as_micros())
                     .unwrap_or(u64::MAX)
                     .max(1);
                 let Ok(mut s) = stats.lock() else { break };
-                let Some(k) = s.get_mut(&p.kind) else { break };
+                let Some(k) = s.get_mut(kind) else { break };
                 k.requests += 1;
                 let _ = k.latency_us.record(us);
                 match outcome {
                     Ok(()) => {
                         k.ok += 1;
-                        k.coins += p.coins as u64;
+                        k.coins += *coins as u64;
                     }
                     Err(code) => *k.errors.entry(code).or_default() += 1,
                 }
@@ -130,9 +126,16 @@ pub async fn run(
         t.await?;
     }
     let elapsed = start.elapsed();
+    let generator_cpu = own_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let kinds = Arc::try_unwrap(stats)
         .map_err(|_| anyhow::anyhow!("workers still running"))?
         .into_inner()
         .map_err(|_| anyhow::anyhow!("a worker panicked"))?;
-    Ok(RunResult { elapsed, kinds })
+    Ok(RunResult {
+        elapsed,
+        kinds,
+        generator_cpu,
+    })
 }

@@ -14,7 +14,7 @@ use ecash_shared::api::{LedgerEntry, LedgerKind};
 use ecash_shared::encoding::{Timestamp, b64_encode};
 use ecash_shared::{Amount, Currency, ErrorCode, KeysetId};
 
-pub use sqlite::SqliteStorage;
+pub use sqlite::{Debt, SqliteStorage, defer};
 
 use crate::error::ApiError;
 

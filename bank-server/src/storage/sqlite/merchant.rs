@@ -7,7 +7,7 @@ use ecash_shared::encoding::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    account_where, amount_from_sql, amount_to_sql, array32, corrupt, currency_from_sql,
+    Cached, account_where, amount_from_sql, amount_to_sql, array32, corrupt, currency_from_sql,
     insert_spent, post, spent_by,
 };
 use crate::storage::{
@@ -96,7 +96,7 @@ fn order_from(r: OrderRow) -> Result<OrderRecord, StorageError> {
 
 fn order_by_id(tx: &Connection, id: &str) -> Result<Option<OrderRecord>, StorageError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?1");
-    tx.query_row(&sql, [id], order_row)
+    tx.row(&sql, [id], order_row)
         .optional()?
         .map(order_from)
         .transpose()
@@ -113,7 +113,7 @@ pub(super) fn make_merchant(
     username: &str,
     display_name: Option<&str>,
 ) -> Result<AccountRecord, StorageError> {
-    let n = tx.execute(
+    let n = tx.exec(
         "UPDATE accounts SET merchant = 1, display_name = COALESCE(?2, display_name)
          WHERE username = ?1",
         params![username, display_name],
@@ -129,7 +129,7 @@ pub(super) fn merchant_name(
     account_id: AccountId,
 ) -> Result<Option<String>, StorageError> {
     Ok(tx
-        .query_row(
+        .row(
             "SELECT COALESCE(display_name, username) FROM accounts WHERE id = ?1",
             [account_id],
             |r| r.get(0),
@@ -138,7 +138,7 @@ pub(super) fn merchant_name(
 }
 
 pub(super) fn create_order(tx: &Connection, o: &NewOrder) -> Result<OrderRecord, StorageError> {
-    tx.execute(
+    tx.exec(
         "INSERT INTO orders (id, merchant_id, merchant_name, currency, amount, summary,
                              fulfillment_url, allowed_origin, created_at, expires_at, contract_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -173,7 +173,7 @@ pub(super) fn merchant_orders(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE merchant_id = ?1 AND seq < ?2
          ORDER BY seq DESC LIMIT ?3"
     );
-    let mut stmt = tx.prepare(&sql)?;
+    let mut stmt = tx.prepare_cached(&sql)?;
     let rows = stmt.query_map(
         params![merchant_id, before.unwrap_or(i64::MAX), i64::from(limit)],
         order_row,
@@ -234,7 +234,7 @@ pub(super) fn pay(
         &memo("order", o),
         req.now,
     )?;
-    let n = tx.execute(
+    let n = tx.exec(
         "UPDATE orders SET pay_op_id = ?1, paid_at = ?2, bank_sig = ?3
          WHERE id = ?4 AND pay_op_id IS NULL",
         params![&req.op_id[..], paid_at.unix(), &bank_sig[..], o.id],
@@ -277,7 +277,7 @@ pub(super) fn refund(tx: &Connection, r: &NewRefund) -> Result<RefundOutcome, St
         &memo("refund of order", o),
         r.now,
     )?;
-    tx.execute(
+    tx.exec(
         "INSERT INTO refunds (order_id, currency, amount, ledger_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -292,7 +292,7 @@ pub(super) fn refund(tx: &Connection, r: &NewRefund) -> Result<RefundOutcome, St
         .refunded
         .checked_add(r.amount)
         .map_err(|_| StorageError::AmountOverflow)?;
-    tx.execute(
+    tx.exec(
         "UPDATE orders SET refunded = ?1 WHERE id = ?2",
         params![amount_to_sql(refunded)?, o.id],
     )?;
@@ -304,7 +304,7 @@ pub(super) fn find_refund_claim(
     op_id: &OpId,
 ) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
     let sigs: Option<Vec<u8>> = tx
-        .query_row(
+        .row(
             "SELECT blind_sigs FROM refund_claims WHERE op_id = ?1",
             [&op_id[..]],
             |r| r.get(0),
@@ -338,7 +338,7 @@ pub(super) fn claim_refund(
             refund: unclaimed.minor(),
         });
     }
-    tx.execute(
+    tx.exec(
         "INSERT INTO refund_claims (op_id, order_id, currency, value, blind_sigs, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -350,7 +350,7 @@ pub(super) fn claim_refund(
             c.now.unix()
         ],
     )?;
-    tx.execute(
+    tx.exec(
         "UPDATE orders SET refund_claimed = refund_claimed + ?1 WHERE id = ?2",
         params![amount_to_sql(c.value)?, c.order_id],
     )?;
@@ -359,11 +359,13 @@ pub(super) fn claim_refund(
 
 /// The merchant part of the audit scan: orders, refunds, claims.
 pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<(), StorageError> {
-    let mut stmt = tx.prepare(&format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY seq"))?;
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {ORDER_COLUMNS} FROM orders ORDER BY seq"))?;
     for r in stmt.query_map([], order_row)? {
         v.order(order_from(r?)?);
     }
-    let mut stmt = tx.prepare("SELECT order_id, currency, amount FROM refunds ORDER BY id")?;
+    let mut stmt =
+        tx.prepare_cached("SELECT order_id, currency, amount FROM refunds ORDER BY id")?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -379,8 +381,9 @@ pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<()
             amount_from_sql(amount)?,
         );
     }
-    let mut stmt =
-        tx.prepare("SELECT order_id, currency, value FROM refund_claims ORDER BY created_at")?;
+    let mut stmt = tx.prepare_cached(
+        "SELECT order_id, currency, value FROM refund_claims ORDER BY created_at",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
