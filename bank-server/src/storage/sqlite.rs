@@ -119,9 +119,22 @@ fn array32(v: Vec<u8>, what: &'static str) -> Result<[u8; 32], StorageError> {
     <[u8; 32]>::try_from(v).map_err(|_| corrupt(what))
 }
 
+/// The writer connection and its open batch.
+struct Writer {
+    conn: Connection,
+    /// The batch whose transaction is open, and how many jobs it holds.
+    open: Option<(u64, usize)>,
+}
+
+/// Jobs in one batch at most (then it commits even if more are waiting).
+const MAX_BATCH: usize = 256;
+
 /// The SQLite implementation of [`Storage`].
 pub struct SqliteStorage {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Threads waiting for the writer mutex: a job leaves its batch open for
+    /// them instead of committing it.
+    waiting: AtomicUsize,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     /// Group commit for a file database; `None` in memory (nothing to sync).
@@ -191,15 +204,20 @@ impl SqliteStorage {
             pool.push(Mutex::new(r));
         }
         let storage = SqliteStorage {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                conn: writer,
+                open: None,
+            }),
+            waiting: AtomicUsize::new(0),
             readers: pool,
             next_reader: AtomicUsize::new(0),
             durability: Some(Durability::start(path).map_err(StorageError::backend)?),
         };
         // The migrations committed without waiting for the disk: sync them now.
         if let Some(d) = &storage.durability {
-            d.committed();
-            d.owe()?;
+            let batch = d.begin();
+            d.committed(batch);
+            d.owe(batch)?;
         }
         Ok(storage)
     }
@@ -210,58 +228,102 @@ impl SqliteStorage {
         setup(&writer, false)?;
         migrate(&mut writer)?;
         Ok(SqliteStorage {
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Writer {
+                conn: writer,
+                open: None,
+            }),
+            waiting: AtomicUsize::new(0),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             durability: None,
         })
     }
 
-    /// Runs `f` in its own write transaction, committed if it returns `Ok`
-    /// (rolled back otherwise, also on a panic); the caller is owed everything
-    /// it could have seen being on disk.
+    /// Runs `f` as one job of a write transaction: in a savepoint, released
+    /// if `f` returns `Ok` and rolled back otherwise (also on a panic). The
+    /// transaction ("batch") commits when no other job waits for the writer
+    /// mutex — else the next job joins it and the last one commits — so the
+    /// pages a burst of jobs shares (the merchant's balance, the ledger's last
+    /// page) go to the WAL once. The caller is owed its batch being on disk
+    /// (see [`Durability`]); a batch whose COMMIT fails fails all its jobs.
     fn write<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        if let Some(d) = &self.durability {
-            d.check()?;
-        }
-        let result = {
-            let conn = lock(&self.writer);
-            conn.exec("BEGIN IMMEDIATE", [])?;
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&conn)));
-            let result = match result {
-                Ok(Ok(v)) => match conn.exec("COMMIT", []) {
-                    Ok(_) => {
-                        if let Some(d) = &self.durability {
-                            d.committed();
-                        }
-                        Ok(v)
-                    }
-                    Err(e) => Err(e.into()),
-                },
-                Ok(Err(e)) => Err(e),
-                Err(panic) => {
-                    let _ = conn.execute_batch("ROLLBACK");
-                    drop(conn);
-                    std::panic::resume_unwind(panic);
-                }
-            };
-            if !conn.is_autocommit() {
-                // Refused by `f`, or a failed COMMIT: nothing of it stays.
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            result
+        let Some(d) = &self.durability else {
+            // In memory: nothing to sync, one transaction per job.
+            let mut w = lock(&self.writer);
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            return Ok(out);
         };
-        self.durable()?;
+        d.check()?;
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut w = lock(&self.writer);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let (batch, jobs) = match w.open {
+            Some(open) => open,
+            None => {
+                w.conn.exec("BEGIN IMMEDIATE", [])?;
+                (d.begin(), 0)
+            }
+        };
+        w.open = Some((batch, jobs + 1));
+        let result = match w.conn.exec("SAVEPOINT job", []) {
+            Ok(_) => {
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)));
+                let undo = if matches!(result, Ok(Ok(_))) {
+                    w.conn.exec("RELEASE job", []).map(drop)
+                } else {
+                    w.conn.execute_batch("ROLLBACK TO job; RELEASE job")
+                };
+                if undo.is_err() || w.conn.is_autocommit() {
+                    // SQLite rolled the whole transaction back (I/O error,
+                    // full disk): every job of this batch fails.
+                    Self::abandon(&mut w, d, batch);
+                }
+                result
+            }
+            Err(e) => {
+                Self::abandon(&mut w, d, batch);
+                Ok(Err(e.into()))
+            }
+        };
+        let last = self.waiting.load(Ordering::SeqCst) == 0 || jobs + 1 >= MAX_BATCH;
+        if last && w.open.is_some() {
+            w.open = None;
+            match w.conn.exec("COMMIT", []) {
+                Ok(_) => d.committed(batch),
+                Err(e) => {
+                    tracing::error!(error = %e, batch, "batch commit failed; rolling back");
+                    Self::abandon(&mut w, d, batch);
+                }
+            }
+        }
+        drop(w);
+        let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        d.owe(batch)?;
         result
     }
 
-    /// Owes the caller every commit so far being on disk (see [`Durability`]).
+    /// Ends the open batch without committing it: none of its jobs persists.
+    fn abandon(w: &mut Writer, d: &Durability, batch: u64) {
+        if !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        w.open = None;
+        d.lost(batch);
+    }
+
+    /// Owes the caller everything committed so far being on disk (see
+    /// [`Durability`]).
     fn durable(&self) -> Result<(), StorageError> {
         match &self.durability {
-            Some(d) => d.owe(),
+            Some(d) => d.owe(d.horizon()),
             None => Ok(()),
         }
     }
@@ -274,8 +336,8 @@ impl SqliteStorage {
     ) -> Result<T, StorageError> {
         if self.readers.is_empty() {
             // In-memory databases read on the writer connection.
-            let mut conn = lock(&self.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let mut w = lock(&self.writer);
+            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let out = f(&tx)?;
             tx.commit()?;
             return Ok(out);

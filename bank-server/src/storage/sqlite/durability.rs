@@ -29,27 +29,44 @@ use crate::storage::StorageError;
 #[error("the database could not be synced to disk ({0}); restart the server")]
 struct SyncFailed(String);
 
-/// What the syncer has done: every commit up to `synced` is on disk, or an
-/// fsync failed (sticky: the page cache is in an unknown state).
+/// What the syncer has done: every batch up to `synced` is on disk, or an
+/// fsync failed (sticky: the page cache is in an unknown state). Batches whose
+/// COMMIT failed are listed: none of their jobs persisted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Synced {
     synced: u64,
     failed: Option<String>,
+    lost_batches: std::collections::BTreeSet<u64>,
 }
+
+/// Batches whose commit failed that are remembered (failures are rare; a
+/// waiter looks its batch up right after the failure is published).
+const LOST_BATCHES_KEPT: usize = 1024;
 
 impl Synced {
     fn covers(&self, horizon: u64) -> Option<Result<(), StorageError>> {
         if let Some(e) = &self.failed {
             return Some(Err(StorageError::backend(SyncFailed(e.clone()))));
         }
+        if self.lost_batches.contains(&horizon) {
+            return Some(Err(StorageError::backend(CommitFailed)));
+        }
         (self.synced >= horizon).then_some(Ok(()))
     }
 }
 
+/// The transaction a job belonged to could not be committed.
+#[derive(Debug, thiserror::Error)]
+#[error("the transaction could not be committed")]
+struct CommitFailed;
+
 #[derive(Debug)]
 struct Shared {
-    /// Commits done (numbered from 1), bumped right after each COMMIT
-    /// returned, under the writer mutex.
+    /// Write transactions ("batches") begun, numbered from 1 (under the
+    /// writer mutex).
+    begun: AtomicU64,
+    /// The latest batch committed (batches commit in order, under the writer
+    /// mutex, right after COMMIT returned).
     committed: AtomicU64,
     /// Wakes the syncer (a commit) and stops it (`stop`).
     work: Mutex<bool>,
@@ -76,6 +93,7 @@ impl Durability {
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         let shared = Arc::new(Shared {
+            begun: AtomicU64::new(0),
             committed: AtomicU64::new(0),
             work: Mutex::new(false),
             work_cv: Condvar::new(),
@@ -95,12 +113,37 @@ impl Durability {
         })
     }
 
-    /// Records a commit (call under the writer mutex, after COMMIT returned).
-    pub(super) fn committed(&self) {
-        self.shared.committed.fetch_add(1, Ordering::SeqCst);
+    /// Numbers a new batch (call under the writer mutex, at BEGIN).
+    pub(super) fn begin(&self) -> u64 {
+        self.shared.begun.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Records that `batch` committed (under the writer mutex, after COMMIT
+    /// returned).
+    pub(super) fn committed(&self, batch: u64) {
+        self.shared.committed.store(batch, Ordering::SeqCst);
         // Taking the lock orders this wake-up after the syncer's check.
         drop(lock(&self.shared.work));
         self.shared.work_cv.notify_one();
+    }
+
+    /// Records that `batch` could not be committed: its jobs fail.
+    pub(super) fn lost(&self, batch: u64) {
+        let state = {
+            let mut done = lock(&self.shared.done);
+            done.lost_batches.insert(batch);
+            if done.lost_batches.len() > LOST_BATCHES_KEPT {
+                done.lost_batches.pop_first();
+            }
+            done.clone()
+        };
+        self.shared.done_cv.notify_all();
+        self.shared.done_tx.send_replace(state);
+    }
+
+    /// The latest committed batch: everything a reader could have seen.
+    pub(super) fn horizon(&self) -> u64 {
+        self.shared.committed.load(Ordering::SeqCst)
     }
 
     /// Refuses new work after a failed fsync.
@@ -111,10 +154,9 @@ impl Durability {
         }
     }
 
-    /// Owes the caller every commit made so far: noted in the thread's
-    /// deferred [`Debt`] if there is one, otherwise waited for here.
-    pub(super) fn owe(&self) -> Result<(), StorageError> {
-        let horizon = self.shared.committed.load(Ordering::SeqCst);
+    /// Owes the caller every batch up to `horizon` being on disk: noted in
+    /// the thread's deferred [`Debt`] if there is one, otherwise waited for here.
+    pub(super) fn owe(&self, horizon: u64) -> Result<(), StorageError> {
         let deferred = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
             Some(debt) => {
                 debt.add(&self.shared, horizon);
