@@ -2,22 +2,32 @@
 //! read-only connections, a busy timeout for other processes (the
 //! `bank-server admin` CLI).
 //!
-//! Every write is its own `BEGIN IMMEDIATE` transaction, so the check and the
-//! change of every operation (spent set, balance, idempotency key) happen under
-//! SQLite's write lock.
+//! Every write job runs under SQLite's write lock (`BEGIN IMMEDIATE`), so the
+//! check and the change of every operation (spent set, balance, idempotency
+//! key) are atomic.
 //!
-//! **Durability by group commit.** The connections run `synchronous=NORMAL`:
-//! a COMMIT appends the transaction to the WAL file without waiting for the
-//! disk, so the writer mutex is held for the transaction's own work only. No
-//! answer leaves before the disk has it: after its transaction (committed or
-//! not) and after every read, a caller is owed everything committed so far
-//! being on disk, and waits for it ([`durability`]): a syncer thread runs one
-//! `fdatasync` of the WAL file for all the commits made during the previous
-//! one. So the fsyncs per second stay what the disk can do while the commits
-//! per second grow with the load, and transactions never wait for the disk.
-//! (SQLite itself syncs the WAL before each checkpoint and the database file
-//! after, in this mode.) A failed fsync leaves the page cache in an unknown
-//! state: the store refuses every later operation until restarted.
+//! **Group commit**, in two halves:
+//!
+//! - *Batches.* A job runs in a savepoint of the open write transaction; if
+//!   other jobs are waiting for the writer mutex it leaves the transaction
+//!   open for them, and the last job of the burst commits it. The pages a burst
+//!   shares (a merchant's balance, the ledger's last page) reach the WAL once.
+//!   A refused job rolls back to its savepoint; a batch whose COMMIT fails
+//!   fails every job in it.
+//! - *Syncs.* The connections run `synchronous=NORMAL`: COMMIT appends to the
+//!   WAL without waiting for the disk, so no transaction ever waits for it. A
+//!   syncer thread ([`durability`]) runs one `fdatasync` of the WAL file for all
+//!   the batches committed during the previous one, so the fsyncs per second
+//!   stay what the disk can do while the operations per second grow with the
+//!   load. (SQLite itself syncs the WAL before each checkpoint and the database
+//!   file after it, in this mode.)
+//!
+//! No answer leaves before the disk has everything it could have seen: every
+//! write is owed its batch being synced, every read the latest committed batch
+//! (refusals too: "already spent" must not rest on a write a power cut can
+//! undo). The server's handlers await this without holding a thread
+//! ([`defer`]); other callers wait in place. A failed fsync leaves the page
+//! cache in an unknown state: the store refuses all later work until restarted.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -274,8 +284,7 @@ impl SqliteStorage {
         w.open = Some((batch, jobs + 1));
         let result = match w.conn.exec("SAVEPOINT job", []) {
             Ok(_) => {
-                let result =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)));
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&w.conn)));
                 let undo = if matches!(result, Ok(Ok(_))) {
                     w.conn.exec("RELEASE job", []).map(drop)
                 } else {
@@ -337,7 +346,9 @@ impl SqliteStorage {
         if self.readers.is_empty() {
             // In-memory databases read on the writer connection.
             let mut w = lock(&self.writer);
-            let tx = w.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Deferred)?;
             let out = f(&tx)?;
             tx.commit()?;
             return Ok(out);
@@ -990,4 +1001,132 @@ fn spent_by(tx: &Connection, coin_pubs: &[[u8; 32]]) -> Result<Vec<Option<OpId>>
             op.map(|o| array32(o, "op id")).transpose()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn file_db() -> (tempfile::TempDir, Arc<SqliteStorage>) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStorage::open(&dir.path().join("bank.sqlite"), 1).unwrap();
+        s.write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE t_parent (id INTEGER PRIMARY KEY);
+                 CREATE TABLE t_child (id INTEGER PRIMARY KEY,
+                                       parent INTEGER NOT NULL REFERENCES t_parent(id));",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        (dir, Arc::new(s))
+    }
+
+    fn count(s: &SqliteStorage, table: &str) -> i64 {
+        s.read(|tx| Ok(tx.row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    fn settle(debt: Debt) -> Result<(), StorageError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(debt.settle())
+    }
+
+    #[test]
+    fn concurrent_jobs_batch_and_every_answer_is_on_disk() {
+        let (_dir, s) = file_db();
+        let threads: Vec<_> = (0..16i64)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for i in 0..50i64 {
+                        let id = t * 1000 + i;
+                        let d = s.durability.as_ref().unwrap();
+                        let mut batch = 0;
+                        let r = s.write(|tx| {
+                            batch = d.begun();
+                            tx.exec("INSERT INTO t_parent (id) VALUES (?1)", [id])?;
+                            // Every third job is refused after writing: its
+                            // row must not stay, the batch goes on.
+                            if i % 3 == 0 {
+                                return Err(StorageError::UnknownAccount);
+                            }
+                            Ok(())
+                        });
+                        assert_eq!(r.is_ok(), i % 3 != 0);
+                        // Answered: the batch holding the job is on disk.
+                        assert!(batch > 0 && d.synced() >= batch);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(count(&s, "t_parent"), 16 * (50 - 17));
+        let d = s.durability.as_ref().unwrap();
+        assert_eq!(d.synced(), d.horizon());
+    }
+
+    #[test]
+    fn a_deferred_answer_waits_for_the_sync_of_its_batch() {
+        let (_dir, s) = file_db();
+        let (r, debt) = defer(|| s.write(|tx| Ok(tx.exec("INSERT INTO t_parent VALUES (1)", [])?)));
+        r.unwrap();
+        let d = s.durability.as_ref().unwrap();
+        let batch = d.horizon();
+        settle(debt).unwrap();
+        assert!(d.synced() >= batch);
+    }
+
+    #[test]
+    fn a_batch_that_cannot_commit_fails_every_job_in_it() {
+        let (_dir, s) = file_db();
+        // Job A: fine, but another job "waits", so A leaves the batch open.
+        s.waiting.fetch_add(1, Ordering::SeqCst);
+        let (a, debt_a) =
+            defer(|| s.write(|tx| Ok(tx.exec("INSERT INTO t_parent VALUES (1)", [])?)));
+        s.waiting.fetch_sub(1, Ordering::SeqCst);
+        assert!(a.is_ok(), "A's own work succeeded");
+        // Job B joins the batch with a foreign key checked only at COMMIT,
+        // so the batch's COMMIT fails.
+        let (b, debt_b) = defer(|| {
+            s.write(|tx| {
+                tx.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+                Ok(tx.exec("INSERT INTO t_child VALUES (1, 999)", [])?)
+            })
+        });
+        assert!(b.is_ok(), "B's own statements succeeded");
+        assert!(settle(debt_a).is_err(), "A must not be told it is done");
+        assert!(settle(debt_b).is_err());
+        assert_eq!(count(&s, "t_parent"), 0);
+        assert_eq!(count(&s, "t_child"), 0);
+        // The store goes on: the next job commits and is answered.
+        s.write(|tx| Ok(tx.exec("INSERT INTO t_parent VALUES (2)", [])?))
+            .unwrap();
+        assert_eq!(count(&s, "t_parent"), 1);
+    }
+
+    #[test]
+    fn a_panicking_job_is_rolled_back_and_the_writer_goes_on() {
+        let (_dir, s) = file_db();
+        let s2 = Arc::clone(&s);
+        let panicked = std::thread::spawn(move || {
+            let _ = s2.write(|tx| -> Result<(), StorageError> {
+                tx.exec("INSERT INTO t_parent VALUES (1)", [])?;
+                panic!("job bug");
+            });
+        })
+        .join();
+        assert!(panicked.is_err());
+        s.write(|tx| Ok(tx.exec("INSERT INTO t_parent VALUES (2)", [])?))
+            .unwrap();
+        assert_eq!(count(&s, "t_parent"), 1);
+    }
 }

@@ -129,16 +129,24 @@ impl Durability {
 
     /// Records that `batch` could not be committed: its jobs fail.
     pub(super) fn lost(&self, batch: u64) {
-        let state = {
-            let mut done = lock(&self.shared.done);
-            done.lost_batches.insert(batch);
-            if done.lost_batches.len() > LOST_BATCHES_KEPT {
-                done.lost_batches.pop_first();
-            }
-            done.clone()
-        };
-        self.shared.done_cv.notify_all();
-        self.shared.done_tx.send_replace(state);
+        let mut done = lock(&self.shared.done);
+        done.lost_batches.insert(batch);
+        if done.lost_batches.len() > LOST_BATCHES_KEPT {
+            done.lost_batches.pop_first();
+        }
+        self.shared.publish(&done);
+    }
+
+    /// Every batch up to this one is on disk.
+    #[cfg(test)]
+    pub(super) fn synced(&self) -> u64 {
+        lock(&self.shared.done).synced
+    }
+
+    /// The latest batch begun (inside a job: the job's own batch).
+    #[cfg(test)]
+    pub(super) fn begun(&self) -> u64 {
+        self.shared.begun.load(Ordering::SeqCst)
     }
 
     /// The latest committed batch: everything a reader could have seen.
@@ -181,6 +189,16 @@ impl Drop for Durability {
     }
 }
 
+impl Shared {
+    /// Publishes the progress to both kinds of waiters. Called with `done`
+    /// locked, so that two publishers (the syncer, a lost batch) cannot
+    /// overwrite a newer state with an older one in the watch channel.
+    fn publish(&self, done: &Synced) {
+        self.done_tx.send_replace(done.clone());
+        self.done_cv.notify_all();
+    }
+}
+
 fn wait_blocking(shared: &Shared, horizon: u64) -> Result<(), StorageError> {
     let mut done = lock(&shared.done);
     loop {
@@ -213,7 +231,7 @@ fn syncer(shared: &Shared) {
         // Every commit counted here has finished writing to the WAL.
         let target = shared.committed.load(Ordering::SeqCst);
         let result = sync(shared, &mut wal_file);
-        let state = {
+        let failed = {
             let mut done = lock(&shared.done);
             match result {
                 Ok(()) => {
@@ -225,11 +243,10 @@ fn syncer(shared: &Shared) {
                     done.failed = Some(e.to_string());
                 }
             }
-            done.clone()
+            shared.publish(&done);
+            done.failed.is_some()
         };
-        shared.done_cv.notify_all();
-        shared.done_tx.send_replace(state.clone());
-        if state.failed.is_some() {
+        if failed {
             // Waiters are answered with the error; nothing more to sync.
             let mut stop = lock(&shared.work);
             while !*stop {
