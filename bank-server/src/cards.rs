@@ -25,27 +25,68 @@
 //!   once per `(card_id, unload_seq)` (ledger kind `card_unload`). The identical
 //!   proof again answers the same result and credits nothing; a *different* proof
 //!   under a used number can only come from a copy of the card (a cloned virtual
-//!   card) and is refused with `IDEMPOTENCY_CONFLICT`.
+//!   card) and is refused with `IDEMPOTENCY_CONFLICT` — and the card is blocked
+//!   at the bank (below).
+//! - `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) → `{loads}`:
+//!   the stored authorizations (bank loads and recoveries) with `load_seq ≥ N`
+//!   (N ≥ 1), in order, at most [`LOADS_PAGE_MAX`]; a card fetches an
+//!   authorization whose answer was lost, and its recovery loads, from its next
+//!   load number. Unknown or malformed query fields, N = 0: `BAD_REQUEST`.
+//! - `POST /v1/cards/{id}/exceptions` (bearer, the card's owner) `{records}` →
+//!   `{clear, recovered}`: the card's exception log as GET EXCEPTION read it (at
+//!   most [`EXCEPTION_LOG_CAPACITY`] distinct ids). Every record must be signed by
+//!   this card's certified key and name this card on the side its kind says
+//!   (`BAD_REQUEST` otherwise, and nothing is stored). In one transaction each
+//!   record is stored once by `(card_id, exception_id)`, and every transfer now
+//!   proven lost (an unacked debit and an abandoned credit with identical terms)
+//!   gets one recovery load for the *payer* card, once per `(payer, payer_seq)`,
+//!   under the payer card's next load number (kind `Recovery`; no account is
+//!   debited). `clear` is the issuer's CLEAR EXCEPTIONS authorization naming
+//!   exactly the ids sent; `recovered` the recovery loads of the transfers the
+//!   records name. Sending the same records again answers the same and stores
+//!   nothing more.
+//! - `POST /v1/cards/{id}/unlock` (operator token) `{unlock_seq}` →
+//!   `{auth, unblocked}`: the issuer-signed UNLOCK for the card's next unlock
+//!   number (it reopens a card its risk rules locked), recorded with who and
+//!   when in `card_unlocks`; it also lifts a bank-side block. Not the operator:
+//!   `FORBIDDEN`.
 //!
-//! Bad input changes nothing. For the audit, value on cards is loads − unloads
-//! (see [`audit`](crate::audit)).
+//! **Blocked cards.** A different unload proof under a used number is answered
+//! `IDEMPOTENCY_CONFLICT` and, in the same transaction, the card is marked
+//! blocked — deliberately the one change a refused request makes (see
+//! [`CardUnloadOutcome::Cloned`]). From then on loads, unloads, exception uploads
+//! and `GET …/loads` of that card answer `FORBIDDEN` ("this card is blocked by
+//! the bank …") until an operator unlocks it.
+//!
+//! Bad input changes nothing. For the audit, value on cards is bank loads −
+//! unloads; recovery loads re-credit value already counted there and are checked
+//! against the stored exception records instead (see [`audit`](crate::audit)).
+
+use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
-    UnloadResponse,
+    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LOADS_PAGE_MAX, LoadRequest, LoadResponse, LoadsQuery, LoadsResponse, UnloadRequest,
+    UnloadResponse, UnlockRequest, UnlockResponse,
 };
 use ecash_card::cert::{CardCert, CardProfile, Mode};
+use ecash_card::exception::{
+    ClearAuthBody, EXCEPTION_LOG_CAPACITY, ExceptionKind, ExceptionRecord,
+};
 use ecash_card::keys::CardId;
-use ecash_card::load::{LoadAuthBody, LoadKind};
+use ecash_card::load::{LoadAuth, LoadAuthBody, LoadKind};
+use ecash_card::message::Body;
+use ecash_card::risk::UnlockAuthBody;
 use ecash_card::unload::destination_for_account;
 use ecash_shared::{Amount, Currency, ErrorCode};
 
 use crate::Bank;
-use crate::auth::Authenticated;
+use crate::auth::{Admin, Authenticated};
 use crate::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{
-    CardLoadOutcome, CardRecord, MAX_STORED_AMOUNT, NewCard, NewCardLoad, NewCardUnload,
+    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, MAX_STORED_AMOUNT,
+    NewCard, NewCardException, NewCardLoad, NewCardUnload, NewCardUnlock, RecoveryLoad,
     StorageError,
 };
 
@@ -76,6 +117,31 @@ pub enum CardError {
     /// Zero unload.
     #[error("the unload proof carries no value")]
     ZeroUnload,
+    /// `?from=0`.
+    #[error("from must be at least 1 (load numbers start at 1)")]
+    ZeroFrom,
+    /// More distinct exception ids than a card's log holds.
+    #[error("at most {EXCEPTION_LOG_CAPACITY} distinct exception records per upload")]
+    TooManyExceptions,
+    /// Two different records under one id in one upload.
+    #[error("two different exception records with id {0}")]
+    ConflictingExceptions(u32),
+    /// An exception record of another card.
+    #[error("exception record {id} is of card {card}, not this one")]
+    OtherCardsException {
+        /// The record's id.
+        id: u32,
+        /// The card that signed it.
+        card: CardId,
+    },
+    /// A record that is not this card's, or not well-formed.
+    #[error("exception record {id} does not verify: {reason}")]
+    BadException {
+        /// The record's id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
     /// A stored certificate that does not parse.
     #[error("stored card certificate is corrupt")]
     CorruptCert(ecash_card::Error),
@@ -96,9 +162,14 @@ impl ApiError for CardError {
             CardError::BadCardId => ErrorCode::NotFound,
             CardError::NotYourCard | CardError::WrongDestination => ErrorCode::Forbidden,
             CardError::InvalidAmount(_) | CardError::ZeroUnload => ErrorCode::InvalidAmount,
-            CardError::ZeroLoadSeq | CardError::OtherCard(_) | CardError::BadProof(_) => {
-                ErrorCode::BadRequest
-            }
+            CardError::ZeroLoadSeq
+            | CardError::OtherCard(_)
+            | CardError::BadProof(_)
+            | CardError::ZeroFrom
+            | CardError::TooManyExceptions
+            | CardError::ConflictingExceptions(_)
+            | CardError::OtherCardsException { .. }
+            | CardError::BadException { .. } => ErrorCode::BadRequest,
             CardError::CorruptCert(_) | CardError::Rng | CardError::Blocking(_) => {
                 ErrorCode::Internal
             }
@@ -113,7 +184,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/cards/issuer", web::get().to(issuer))
         .route("/cards", web::post().to(certify))
         .route("/cards/{id}/loads", web::post().to(load))
-        .route("/cards/{id}/unloads", web::post().to(unload));
+        .route("/cards/{id}/loads", web::get().to(loads_from))
+        .route("/cards/{id}/unloads", web::post().to(unload))
+        .route("/cards/{id}/exceptions", web::post().to(exceptions))
+        .route("/cards/{id}/unlock", web::post().to(unlock));
 }
 
 /// The risk profile of a virtual card (a key in a browser's storage, not a
@@ -160,6 +234,26 @@ async fn find_card(bank: &web::Data<Bank>, id: [u8; 8]) -> Result<CardRecord, Ca
     blocking(move || b.storage.card(&id).map_err(CardError::from))
         .await?
         .ok_or(CardError::Storage(StorageError::UnknownCard))
+}
+
+/// The caller's own card, not blocked at the bank.
+async fn owned_open_card(
+    bank: &web::Data<Bank>,
+    id: [u8; 8],
+    auth: &Authenticated,
+) -> Result<CardRecord, CardError> {
+    let card = find_card(bank, id).await?;
+    if card.account_id != auth.0.id {
+        return Err(CardError::NotYourCard);
+    }
+    if let Some(reason) = card.blocked {
+        return Err(CardError::Storage(StorageError::CardBlocked(reason)));
+    }
+    Ok(card)
+}
+
+fn parse_stored_auth(bytes: &[u8]) -> Result<LoadAuth, CardError> {
+    LoadAuth::parse(bytes).map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))
 }
 
 async fn issuer(bank: web::Data<Bank>) -> HttpResponse {
@@ -219,10 +313,7 @@ async fn load(
 ) -> Result<HttpResponse, CardError> {
     let id = parse_card_id(&path)?;
     let req = body.into_inner();
-    let card = find_card(&bank, id).await?;
-    if card.account_id != auth.0.id {
-        return Err(CardError::NotYourCard);
-    }
+    let card = owned_open_card(&bank, id, &auth).await?;
     let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     let cap = cert.profile.balance_cap.min(MAX_STORED_AMOUNT);
     if req.amount.is_zero() || req.amount > cap {
@@ -252,8 +343,7 @@ async fn load(
     let outcome = blocking(move || b.storage.card_load(&new).map_err(CardError::from)).await?;
     let auth_msg = match outcome {
         CardLoadOutcome::Done { .. } => auth_msg,
-        CardLoadOutcome::Replayed(stored) => ecash_card::load::LoadAuth::parse(&stored)
-            .map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))?,
+        CardLoadOutcome::Replayed(stored) => parse_stored_auth(&stored)?,
     };
     Ok(HttpResponse::Ok().json(LoadResponse { auth: auth_msg }))
 }
@@ -274,6 +364,9 @@ async fn unload(
         return Err(CardError::OtherCard(proof.body.card_id));
     }
     let card = find_card(&bank, id).await?;
+    if let Some(reason) = card.blocked {
+        return Err(CardError::Storage(StorageError::CardBlocked(reason)));
+    }
     let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     bank.keys
         .card_issuer()
@@ -298,10 +391,218 @@ async fn unload(
         now: crate::now(),
     };
     let b = bank.clone();
-    blocking(move || b.storage.card_unload(&new).map_err(CardError::from)).await?;
+    let outcome = blocking(move || b.storage.card_unload(&new).map_err(CardError::from)).await?;
+    if outcome == CardUnloadOutcome::Cloned {
+        tracing::warn!(
+            card = %proof.body.card_id,
+            unload_seq = proof.body.unload_seq,
+            "cloned card: two different unload proofs under one number; card blocked"
+        );
+        return Err(CardError::Storage(StorageError::CardCloned(
+            proof.body.unload_seq,
+        )));
+    }
     Ok(HttpResponse::Ok().json(UnloadResponse {
         card_id: proof.body.card_id,
         unload_seq: proof.body.unload_seq,
         amount: proof.body.amount,
+    }))
+}
+
+async fn loads_from(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<LoadsQuery>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let from = query.from;
+    if from == 0 {
+        return Err(CardError::ZeroFrom);
+    }
+    owned_open_card(&bank, id, &auth).await?;
+    let b = bank.clone();
+    let stored = blocking(move || {
+        b.storage
+            .card_loads_from(&id, from, LOADS_PAGE_MAX)
+            .map_err(CardError::from)
+    })
+    .await?;
+    let loads = stored
+        .iter()
+        .map(|a| parse_stored_auth(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(LoadsResponse { loads }))
+}
+
+/// The records of one upload, checked: distinct ids (an identical repeat is
+/// dropped), at most a card log's worth, each signed by the card and naming it.
+fn check_records(
+    bank: &Bank,
+    cert: &CardCert,
+    records: Vec<ExceptionRecord>,
+) -> Result<Vec<ExceptionRecord>, CardError> {
+    let mut by_id: BTreeMap<u32, ExceptionRecord> = BTreeMap::new();
+    for r in records {
+        let id = r.body.exception_id;
+        match by_id.get(&id) {
+            Some(seen) if *seen != r => return Err(CardError::ConflictingExceptions(id)),
+            Some(_) => {}
+            None if by_id.len() == EXCEPTION_LOG_CAPACITY => {
+                return Err(CardError::TooManyExceptions);
+            }
+            None => {
+                by_id.insert(id, r);
+            }
+        }
+    }
+    for (&id, r) in &by_id {
+        let b = &r.body;
+        if b.card_id != cert.card_id {
+            return Err(CardError::OtherCardsException {
+                id,
+                card: b.card_id,
+            });
+        }
+        let bad = |reason: String| CardError::BadException { id, reason };
+        bank.keys
+            .card_issuer()
+            .check_exception(cert, r)
+            .map_err(|e| bad(e.to_string()))?;
+        if id == 0 {
+            return Err(bad("exception ids start at 1".to_owned()));
+        }
+        if b.terms.currency != cert.profile.currency {
+            return Err(bad("the transfer is in another currency".to_owned()));
+        }
+        if b.terms.amount.is_zero() || b.terms.amount > MAX_STORED_AMOUNT {
+            return Err(bad("the transfer's amount is out of range".to_owned()));
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
+async fn exceptions(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ExceptionsRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let card = owned_open_card(&bank, id, &auth).await?;
+    let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
+    let records = check_records(&bank, &cert, body.into_inner().records)?;
+    if records.is_empty() {
+        return Ok(HttpResponse::Ok().json(ExceptionsResponse {
+            clear: None,
+            recovered: Vec::new(),
+        }));
+    }
+    let ids: Vec<u32> = records.iter().map(|r| r.body.exception_id).collect();
+    let upload = CardExceptionUpload {
+        card_id: id,
+        account_id: auth.0.id,
+        records: records
+            .iter()
+            .map(|r| {
+                let t = &r.body.terms;
+                NewCardException {
+                    exception_id: r.body.exception_id,
+                    unacked_debit: r.body.kind == ExceptionKind::UnackedDebit,
+                    payer: t.payer.0,
+                    payer_seq: t.payer_seq,
+                    currency: t.currency,
+                    amount: t.amount,
+                    terms: terms_bytes(&r.body),
+                    record: r.to_bytes(),
+                }
+            })
+            .collect(),
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let outcome = blocking(move || {
+        let issuer = b.keys.card_issuer();
+        let day = today();
+        let sign = |l: &RecoveryLoad| {
+            issuer
+                .sign_load(LoadAuthBody {
+                    card_id: CardId(l.card_id),
+                    currency: l.currency,
+                    amount: l.amount,
+                    load_seq: l.load_seq,
+                    kind: LoadKind::Recovery,
+                    day,
+                })
+                .to_bytes()
+        };
+        b.storage
+            .card_exceptions(&upload, &sign)
+            .map_err(CardError::from)
+    })
+    .await?;
+    if outcome.created > 0 {
+        tracing::info!(
+            card = %CardId(id),
+            recoveries = outcome.created,
+            "lost transfers proven by exception logs: recovery loads stored"
+        );
+    }
+    let recovered = outcome
+        .recovered
+        .iter()
+        .map(|a| parse_stored_auth(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clear = bank.keys.card_issuer().sign_clear(ClearAuthBody {
+        card_id: CardId(id),
+        ids,
+    });
+    Ok(HttpResponse::Ok().json(ExceptionsResponse {
+        clear: Some(clear),
+        recovered,
+    }))
+}
+
+/// The terms' encoding, the key two matching records share: the record's body
+/// after `card_id (8) || exception_id (4) || kind (1)`.
+fn terms_bytes(body: &ecash_card::exception::ExceptionRecordBody) -> Vec<u8> {
+    body.to_bytes()
+        .get(13..)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+async fn unlock(
+    bank: web::Data<Bank>,
+    _admin: Admin,
+    path: web::Path<String>,
+    body: web::Json<UnlockRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let unlock_seq = body.into_inner().unlock_seq;
+    find_card(&bank, id).await?;
+    let auth = bank.keys.card_issuer().sign_unlock(UnlockAuthBody {
+        card_id: CardId(id),
+        unlock_seq,
+        day: today(),
+    });
+    let new = NewCardUnlock {
+        card_id: id,
+        unlock_seq,
+        decided_by: "operator (admin token, HTTP)".to_owned(),
+        auth: auth.to_bytes(),
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let lifted = blocking(move || b.storage.card_unlock(&new).map_err(CardError::from)).await?;
+    tracing::info!(
+        card = %CardId(id),
+        unlock_seq,
+        lifted_block = lifted.as_deref().unwrap_or("none"),
+        "operator unlocked a card"
+    );
+    Ok(HttpResponse::Ok().json(UnlockResponse {
+        auth,
+        unblocked: lifted.is_some(),
     }))
 }

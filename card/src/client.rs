@@ -1,14 +1,23 @@
 //! Async purse client over any [`CardTransport`]: what the wallet page (and a shop
 //! terminal) calls. [`transfer`] runs the five-step protocol between two purses, each
 //! on its own transport (two virtual cards, a virtual card and a bridged reader, …).
+//!
+//! Settling with the bank goes through a [`CardBank`] (the bank's card endpoints, over
+//! whatever HTTP client the host has): [`PurseClient::settle_exceptions`] uploads the
+//! exception log and applies the clearance, [`PurseClient::fetch_loads`] loads every
+//! authorization the bank holds for the card from its next load number (a load whose
+//! answer was lost, recovery loads of value lost in flight), and
+//! [`PurseClient::sync_with_bank`] does both.
 
 use ecash_shared::{Amount, Currency};
 
 use crate::Error;
 use crate::apdu::{Command, Response};
+use crate::api::ExceptionsResponse;
 use crate::cert::CardCert;
 use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::host::{cmd, parse_select};
+use crate::keys::CardId;
 use crate::load::{LoadAuth, LoadReceipt};
 use crate::log::LogEntry;
 use crate::pin::Pin;
@@ -17,6 +26,39 @@ use crate::risk::UnlockAuth;
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::transport::{CardHandle, CardTransport};
 use crate::unload::{UnloadOrder, UnloadProof};
+
+/// The bank's card endpoints a purse settles through (bearer: the card's owner).
+/// Errors are [`Error::Bank`] with the bank's `{code, detail}` or why it was unreachable.
+#[allow(async_fn_in_trait)] // Futures are not Send in the browser; no caller needs Send.
+pub trait CardBank {
+    /// `POST /v1/cards/{id}/exceptions` with these records.
+    async fn upload_exceptions(
+        &self,
+        card_id: CardId,
+        records: Vec<ExceptionRecord>,
+    ) -> Result<ExceptionsResponse, Error>;
+
+    /// `GET /v1/cards/{id}/loads?from=N`: stored authorizations from `from` on, in order.
+    async fn loads_from(&self, card_id: CardId, from: u32) -> Result<Vec<LoadAuth>, Error>;
+}
+
+/// What [`PurseClient::sync_with_bank`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Exception records the bank stored and the card then cleared.
+    pub cleared: usize,
+    /// The load receipts of the authorizations loaded, in order.
+    pub loaded: Vec<LoadReceipt>,
+}
+
+impl SyncReport {
+    /// Total value loaded.
+    pub fn loaded_value(&self) -> Result<Amount, Error> {
+        Ok(Amount::checked_sum(
+            self.loaded.iter().map(|r| r.body.amount),
+        )?)
+    }
+}
 
 /// A connected, selected purse.
 #[derive(Debug)]
@@ -137,6 +179,57 @@ impl<T: CardTransport> PurseClient<T> {
     /// CLEAR EXCEPTIONS with an issuer authorization.
     pub async fn clear_exceptions(&mut self, auth: &ClearAuth) -> Result<(), Error> {
         self.exchange(&cmd::clear_exceptions(auth)).await.map(drop)
+    }
+
+    /// Reads the exception log (GET EXCEPTION), uploads it to the bank and applies the
+    /// clearance it answers (CLEAR EXCEPTIONS): the card drops exactly the records the
+    /// bank stored. Returns how many were cleared. Safe to repeat: the bank stores each
+    /// record once and answers a repeat the same way.
+    pub async fn settle_exceptions<B: CardBank>(&mut self, bank: &B) -> Result<usize, Error> {
+        let records = self.exceptions().await?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let card_id = self.require_cert()?.card_id;
+        let answer = bank.upload_exceptions(card_id, records).await?;
+        match answer.clear {
+            Some(clear) => {
+                self.clear_exceptions(&clear).await?;
+                Ok(clear.body.ids.len())
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Loads, in order, every authorization the bank holds for this card from its next
+    /// load number on (GET STATUS `next_load_seq`): a bank load whose answer never
+    /// reached the card, recovery loads. Stops at the first the card refuses (e.g. over
+    /// its balance cap) with that error; what was loaded before stays loaded.
+    pub async fn fetch_loads<B: CardBank>(&mut self, bank: &B) -> Result<Vec<LoadReceipt>, Error> {
+        let card_id = self.require_cert()?.card_id;
+        let mut receipts = Vec::new();
+        loop {
+            let next = self.status().await?.next_load_seq;
+            let auths = bank.loads_from(card_id, next).await?;
+            if auths.is_empty() {
+                return Ok(receipts);
+            }
+            // Each round loads at least one authorization (or fails), so the card's
+            // next number grows and the loop ends when the bank has nothing more.
+            for auth in &auths {
+                receipts.push(self.load(auth).await?);
+            }
+        }
+    }
+
+    /// [`settle_exceptions`](Self::settle_exceptions), then
+    /// [`fetch_loads`](Self::fetch_loads). To recover a transfer between two purses
+    /// of one holder, settle both purses' exceptions before fetching the loads (the
+    /// recovery exists once both records reached the bank).
+    pub async fn sync_with_bank<B: CardBank>(&mut self, bank: &B) -> Result<SyncReport, Error> {
+        let cleared = self.settle_exceptions(bank).await?;
+        let loaded = self.fetch_loads(bank).await?;
+        Ok(SyncReport { cleared, loaded })
     }
 
     /// ABORT the transfer in progress (0 nothing, 1 start dropped, 2 exception logged).

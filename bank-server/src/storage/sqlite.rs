@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_cards",
         include_str!("../../migrations/0003_cards.sql"),
     ),
+    (
+        "0004_card_exceptions",
+        include_str!("../../migrations/0004_card_exceptions.sql"),
+    ),
 ];
 
 /// How long a statement waits for another process's write lock.
@@ -861,6 +865,27 @@ impl Storage for SqliteStorage {
 
     fn card_unload(&self, unload: &NewCardUnload) -> Result<CardUnloadOutcome, StorageError> {
         self.write(|tx| cards::card_unload(tx, unload))
+    }
+
+    fn card_loads_from(
+        &self,
+        card_id: &[u8; 8],
+        from: u32,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StorageError> {
+        self.read(|tx| cards::card_loads_from(tx, card_id, from, limit))
+    }
+
+    fn card_exceptions(
+        &self,
+        upload: &CardExceptionUpload,
+        sign: &dyn Fn(&RecoveryLoad) -> Vec<u8>,
+    ) -> Result<CardExceptionOutcome, StorageError> {
+        self.write(|tx| cards::card_exceptions(tx, upload, sign))
+    }
+
+    fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError> {
+        self.write(|tx| cards::card_unlock(tx, unlock))
     }
 }
 
