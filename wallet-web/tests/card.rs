@@ -1,6 +1,7 @@
 //! The Card page in headless Chromium against a real bank: certify the two virtual
 //! purses, load the personal one from the account, pay the shop terminal offline,
-//! unload both back; the purses survive a re-render from IndexedDB.
+//! lose a payment's VALUE in flight and get it back with "Sync with bank", unload both
+//! back; the purses survive a re-render from IndexedDB.
 //!
 //! Needs a bank, like `resume.rs`: build with `ECASH_TEST_BANK_URL` and
 //! `ECASH_TEST_ADMIN_TOKEN` (see `scripts/test-wasm.sh`). Without them the test
@@ -8,9 +9,14 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use ecash_card::host::{self, cmd};
+use ecash_card::transfer::{Request, StartFrom, StartTo};
+use ecash_card::{Pin, Purpose, VirtualCard};
+use ecash_shared::Amount;
 use ecash_shared::api::Credentials;
-use wallet_web::app::App;
+use wallet_web::app::{App, db_name_for};
 use wallet_web::core::Wallet;
+use wallet_web::core::storage::{Storage, Store, Write};
 use wallet_web::core::transport::{Method, Transport};
 use wallet_web::services::http::HttpTransport;
 use wallet_web::services::idb::IdbStorage;
@@ -181,6 +187,27 @@ async fn certify_load_pay_unload() {
     wait_text("card-balance", "7.50").await;
     wait_text("card-terminal-balance", "2.50").await;
 
+    // A payment of 1.00 whose VALUE is lost between the purses: both give up and log
+    // it. Played on the stored purses (the page has no button for losing a message).
+    app.destroy();
+    sleep(50).await;
+    lose_a_payment(url, 100).await;
+    let root3 = document().create_element("div").unwrap();
+    document().body().unwrap().append_child(&root3).unwrap();
+    let app = yew::Renderer::<App>::with_root(root3).render();
+    wait_text("card-balance", "6.50").await;
+    wait_text("card-terminal-balance", "2.50").await;
+    // Sync: both logs reach the bank, the lost value comes back to the purse.
+    type_into("card-pin", "2468").await;
+    click("card-sync").await;
+    wait_text("card-notice", "2 exception record(s) cleared, 1.00 loaded").await;
+    wait_text("card-balance", "7.50").await;
+    wait_text("card-terminal-balance", "2.50").await;
+    // Nothing more to do.
+    click("card-sync").await;
+    wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+    wait_text("card-balance", "7.50").await;
+
     type_into("card-pin", "2468").await;
     click("card-unload").await;
     wait_text("card-notice", "Unloaded 10.00").await;
@@ -198,4 +225,73 @@ async fn certify_load_pay_unload() {
         5_000
     );
     app.destroy();
+}
+
+/// Opens the page's purse store, runs a payment of `minor` from the personal purse to
+/// the terminal up to the payer's VALUE, loses it, ABORTs both, and stores both purses.
+async fn lose_a_payment(bank_url: &str, minor: u64) {
+    let cards = IdbStorage::open(&format!("{} cards", db_name_for(bank_url)))
+        .await
+        .unwrap();
+    let read = |slot: &'static str| {
+        let cards = &cards;
+        async move {
+            let json = cards
+                .get(Store::Meta, &format!("card:{slot}"))
+                .await
+                .unwrap()
+                .unwrap();
+            VirtualCard::from_json(&json).unwrap()
+        }
+    };
+    let mut payer = read("personal").await;
+    let mut payee = read("terminal").await;
+    let payer_cert = host::select(&mut payer).unwrap();
+    let payee_cert = host::select(&mut payee).unwrap();
+    host::exchange(&mut payer, &cmd::verify(&Pin::new("2468").unwrap())).unwrap();
+    let day = (js_sys::Date::now() / 86_400_000.0) as u32;
+    let amount = Amount::from_minor(minor);
+    let seq = host::exchange(
+        &mut payer,
+        &cmd::start_from(&StartFrom {
+            payee: payee_cert,
+            amount,
+            purpose: Purpose::Payment,
+            day,
+        }),
+    )
+    .unwrap();
+    let request = Request::parse(
+        &host::exchange(
+            &mut payee,
+            &cmd::start_to(&StartTo {
+                payer: payer_cert,
+                amount,
+                purpose: Purpose::Payment,
+                payer_seq: u32::from_be_bytes(seq.try_into().unwrap()),
+                day,
+            }),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let _lost_value = host::exchange(&mut payer, &cmd::req(&request)).unwrap();
+    assert_eq!(host::exchange(&mut payer, &cmd::abort()).unwrap(), [2]);
+    assert_eq!(host::exchange(&mut payee, &cmd::abort()).unwrap(), [2]);
+    cards
+        .commit(vec![
+            Write::Put(
+                Store::Meta,
+                "card:personal".into(),
+                payer.state_json().to_string(),
+            ),
+            Write::Put(
+                Store::Meta,
+                "card:terminal".into(),
+                payee.state_json().to_string(),
+            ),
+        ])
+        .await
+        .unwrap();
+    cards.close();
 }

@@ -8,18 +8,29 @@
 //! reader's persister). An unload proof is stored before it is sent to the bank and
 //! removed once the bank answered, so a proof lost on the way is sent again when the
 //! page opens.
+//!
+//! "Sync with bank" settles the purses with the issuer: each purse's exception log
+//! (GET EXCEPTION) goes to the bank and the clearance it answers is applied (CLEAR
+//! EXCEPTIONS) — both purses first, so a transfer lost between them is proven — then
+//! each purse loads what the bank holds for it from its next load number: a load whose
+//! answer never arrived, and recovery loads of value lost in flight. A load fetches
+//! those first too. The protocol steps are `ecash_card::client`'s; this page only
+//! supplies the HTTP calls ([`PageBank`]).
 
 use std::rc::Rc;
 
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
+    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LoadRequest, LoadResponse, LoadsResponse, UnloadRequest,
 };
-use ecash_card::client::{PurseClient, transfer};
+use ecash_card::client::{CardBank, PurseClient, transfer};
+use ecash_card::exception::ExceptionRecord;
 use ecash_card::host::cmd;
+use ecash_card::load::LoadAuth;
 use ecash_card::log::LogEntry;
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
 use ecash_shared::{Amount, ErrorResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -143,6 +154,45 @@ async fn call<B: Serialize, T: DeserializeOwned>(
     }
 }
 
+/// The bank's card endpoints for [`PurseClient`]'s settling steps, with the session's token.
+struct PageBank<'a> {
+    env: &'a Env,
+    token: &'a str,
+}
+
+impl CardBank for PageBank<'_> {
+    async fn upload_exceptions(
+        &self,
+        card_id: CardId,
+        records: Vec<ExceptionRecord>,
+    ) -> Result<ExceptionsResponse, ecash_card::Error> {
+        call(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/exceptions"),
+            Some(&ExceptionsRequest { records }),
+        )
+        .await
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn loads_from(
+        &self,
+        card_id: CardId,
+        from: u32,
+    ) -> Result<Vec<LoadAuth>, ecash_card::Error> {
+        call::<(), LoadsResponse>(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/loads?from={from}"),
+            None,
+        )
+        .await
+        .map(|r| r.loads)
+        .map_err(ecash_card::Error::Bank)
+    }
+}
+
 async fn connect(env: &Env, slot: &str) -> Result<Purse, String> {
     PurseClient::connect(env.reader.clone(), slot)
         .await
@@ -248,6 +298,12 @@ fn random_puk() -> String {
 async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
     let mut purse = connect(env, PERSONAL).await?;
     let cert = purse.cert().cloned().ok_or("certify the purses first")?;
+    // Authorizations the bank already holds for the card come first: the card takes
+    // its loads in order.
+    purse
+        .fetch_loads(&PageBank { env, token })
+        .await
+        .map_err(card_err("pending loads"))?;
     let seq = purse
         .status()
         .await
@@ -266,6 +322,37 @@ async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
     purse.load(&r.auth).await.map_err(card_err("load"))?;
     let _ = purse.disconnect().await;
     Ok(())
+}
+
+/// Settles both purses with the bank (see the module docs); the message to show.
+async fn sync(env: &Env, token: &str) -> Result<String, String> {
+    let bank = PageBank { env, token };
+    let mut cleared = 0;
+    for slot in [PERSONAL, TERMINAL] {
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_some() {
+            cleared += purse
+                .settle_exceptions(&bank)
+                .await
+                .map_err(card_err("exception log"))?;
+        }
+        let _ = purse.disconnect().await;
+    }
+    let mut loaded = Amount::ZERO;
+    for slot in [PERSONAL, TERMINAL] {
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_some() {
+            for r in purse.fetch_loads(&bank).await.map_err(card_err("loads"))? {
+                loaded = loaded
+                    .checked_add(r.body.amount)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let _ = purse.disconnect().await;
+    }
+    Ok(format!(
+        "Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses."
+    ))
 }
 
 async fn pay(env: &Env, pin: &Pin, amount: Amount) -> Result<(), String> {
@@ -496,6 +583,18 @@ pub fn Card() -> Html {
         })
     };
 
+    let on_sync = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            run(Rc::new(move |e, s, _| {
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    sync(&e, &token).await
+                })
+            }))
+        })
+    };
+
     let disabled = *busy || env.is_none();
     let money = |a: Option<Amount>| match a {
         Some(a) => ctx.money(a),
@@ -532,6 +631,10 @@ pub fn Card() -> Html {
             <div class="actions">
                 <button id="card-pay" type="button" onclick={on_pay} disabled={disabled}>{ "Pay offline" }</button>
                 <button id="card-unload" type="button" onclick={on_unload} disabled={disabled}>{ "Unload both purses to the bank" }</button>
+            </div>
+            <p class="muted">{ "A payment interrupted after the value left your purse is recorded on both purses; syncing sends those records to the bank, which gives the value back to your purse once both records prove it was lost." }</p>
+            <div class="actions">
+                <button id="card-sync" type="button" onclick={on_sync} disabled={disabled}>{ "Sync with bank" }</button>
             </div>
             <h2>{ "Your purse's log" }</h2>
             <ul id="card-log">
