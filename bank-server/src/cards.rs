@@ -45,11 +45,28 @@
 //!   exactly the ids sent; `recovered` the recovery loads of the transfers the
 //!   records name. Sending the same records again answers the same and stores
 //!   nothing more.
+//! - `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner)
+//!   `{unlock_seq, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
+//!   card its risk rules locked, for the card's next unlock number (GET STATUS).
+//!   Stored once per `(card_id, unlock_seq)`: asking again answers the stored
+//!   request, whatever its state; asking for another number gives the card's
+//!   pending request up (superseded). A blocked card may ask too (its way out).
+//!   `unlock_seq` 0, a reason over [`UNLOCK_REASON_MAX_CHARS`] characters or
+//!   with control characters: `BAD_REQUEST`.
+//! - `GET /v1/cards/{id}/unlock` (bearer, the card's owner) → [`UnlockStatus`]:
+//!   the card's pending request, else its latest decided one — approved with
+//!   the signed UNLOCK, or refused with the operator's note; none at all:
+//!   `NO_UNLOCK_REQUEST`. The wallet applies an approval only while the card
+//!   still expects its number, so an old approval is harmless.
 //! - `POST /v1/cards/{id}/unlock` (operator token) `{unlock_seq}` →
-//!   `{auth, unblocked}`: the issuer-signed UNLOCK for the card's next unlock
-//!   number (it reopens a card its risk rules locked), recorded with who and
-//!   when in `card_unlocks`; it also lifts a bank-side block. Not the operator:
-//!   `FORBIDDEN`.
+//!   `{auth, unblocked}`: the operator's approval, [`approve_unlock`]: the
+//!   issuer-signed UNLOCK for that number, recorded with who and when in
+//!   `card_unlocks`, the card's request for the number marked approved (stored
+//!   as an unasked approval if there was none); it also lifts a bank-side
+//!   block. Not the operator: `FORBIDDEN`; `unlock_seq` 0: `BAD_REQUEST`. The
+//!   `bank-server admin card-requests | card-unlock | card-refuse` commands list
+//!   the pending requests and decide them with the same functions
+//!   ([`approve_unlock`], [`refuse_unlock`]).
 //!
 //! **Blocked cards.** A different unload proof under a used number is answered
 //! `IDEMPOTENCY_CONFLICT` and, in the same transaction, the card is marked
@@ -67,26 +84,30 @@ use std::collections::BTreeMap;
 use actix_web::{HttpResponse, web};
 use ecash_card::api::{
     CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LOADS_PAGE_MAX, LoadRequest, LoadResponse, LoadsQuery, LoadsResponse, UnloadRequest,
-    UnloadResponse, UnlockRequest, UnlockResponse,
+    LOADS_PAGE_MAX, LoadRequest, LoadResponse, LoadsQuery, LoadsResponse, NewUnlockRequest,
+    UNLOCK_REASON_MAX_CHARS, UnloadRequest, UnloadResponse, UnlockRequest, UnlockResponse,
+    UnlockState, UnlockStatus,
 };
 use ecash_card::cert::{CardCert, CardProfile, Mode};
 use ecash_card::exception::{
     ClearAuthBody, EXCEPTION_LOG_CAPACITY, ExceptionKind, ExceptionRecord,
 };
+use ecash_card::issuer::Issuer;
 use ecash_card::keys::CardId;
 use ecash_card::load::{LoadAuth, LoadAuthBody, LoadKind};
 use ecash_card::message::Body;
-use ecash_card::risk::UnlockAuthBody;
+use ecash_card::risk::{UnlockAuth, UnlockAuthBody};
 use ecash_card::unload::destination_for_account;
+use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency, ErrorCode};
 
 use crate::Bank;
 use crate::auth::{Admin, Authenticated};
 use crate::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{
-    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, MAX_STORED_AMOUNT,
-    NewCard, NewCardException, NewCardLoad, NewCardUnload, NewCardUnlock, RecoveryLoad,
+    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
+    CardUnlockRequestRecord, CardUnlockState, MAX_STORED_AMOUNT, NewCard, NewCardException,
+    NewCardLoad, NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, Storage,
     StorageError,
 };
 
@@ -142,6 +163,22 @@ pub enum CardError {
         /// Why.
         reason: String,
     },
+    /// Unlock numbers start at 1.
+    #[error("unlock_seq starts at 1 (read the card's next_unlock_seq with GET STATUS)")]
+    ZeroUnlockSeq,
+    /// A reason or note that is too long or holds control characters.
+    #[error(
+        "the {what} must be at most {UNLOCK_REASON_MAX_CHARS} characters without control characters"
+    )]
+    BadText {
+        /// `reason` or `note`.
+        what: &'static str,
+    },
+    /// `GET …/unlock` of a card nobody asked to unlock.
+    #[error(
+        "this card has no unlock request: ask with POST /v1/cards/{{id}}/unlock-requests {{unlock_seq}}"
+    )]
+    NoUnlockRequest,
     /// A stored certificate that does not parse.
     #[error("stored card certificate is corrupt")]
     CorruptCert(ecash_card::Error),
@@ -169,7 +206,10 @@ impl ApiError for CardError {
             | CardError::TooManyExceptions
             | CardError::ConflictingExceptions(_)
             | CardError::OtherCardsException { .. }
-            | CardError::BadException { .. } => ErrorCode::BadRequest,
+            | CardError::BadException { .. }
+            | CardError::ZeroUnlockSeq
+            | CardError::BadText { .. } => ErrorCode::BadRequest,
+            CardError::NoUnlockRequest => ErrorCode::NoUnlockRequest,
             CardError::CorruptCert(_) | CardError::Rng | CardError::Blocking(_) => {
                 ErrorCode::Internal
             }
@@ -187,7 +227,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/cards/{id}/loads", web::get().to(loads_from))
         .route("/cards/{id}/unloads", web::post().to(unload))
         .route("/cards/{id}/exceptions", web::post().to(exceptions))
-        .route("/cards/{id}/unlock", web::post().to(unlock));
+        .route("/cards/{id}/unlock", web::post().to(unlock))
+        .route("/cards/{id}/unlock", web::get().to(unlock_status))
+        .route(
+            "/cards/{id}/unlock-requests",
+            web::post().to(request_unlock),
+        );
 }
 
 /// The risk profile of a virtual card (a key in a browser's storage, not a
@@ -213,7 +258,8 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
+/// A card id from a path or the command line: 16 hex digits.
+pub fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
     if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(CardError::BadCardId);
     }
@@ -226,7 +272,11 @@ fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
 
 /// Days since 1970-01-01 (the cards' date).
 fn today() -> u32 {
-    u32::try_from(crate::now().unix().max(0) / 86_400).unwrap_or(u32::MAX)
+    day_of(crate::now())
+}
+
+fn day_of(t: Timestamp) -> u32 {
+    u32::try_from(t.unix().max(0) / 86_400).unwrap_or(u32::MAX)
 }
 
 async fn find_card(bank: &web::Data<Bank>, id: [u8; 8]) -> Result<CardRecord, CardError> {
@@ -236,8 +286,8 @@ async fn find_card(bank: &web::Data<Bank>, id: [u8; 8]) -> Result<CardRecord, Ca
         .ok_or(CardError::Storage(StorageError::UnknownCard))
 }
 
-/// The caller's own card, not blocked at the bank.
-async fn owned_open_card(
+/// The caller's own card, blocked or not.
+async fn owned_card(
     bank: &web::Data<Bank>,
     id: [u8; 8],
     auth: &Authenticated,
@@ -246,6 +296,16 @@ async fn owned_open_card(
     if card.account_id != auth.0.id {
         return Err(CardError::NotYourCard);
     }
+    Ok(card)
+}
+
+/// The caller's own card, not blocked at the bank.
+async fn owned_open_card(
+    bank: &web::Data<Bank>,
+    id: [u8; 8],
+    auth: &Authenticated,
+) -> Result<CardRecord, CardError> {
+    let card = owned_card(bank, id, auth).await?;
     if let Some(reason) = card.blocked {
         return Err(CardError::Storage(StorageError::CardBlocked(reason)));
     }
@@ -572,6 +632,178 @@ fn terms_bytes(body: &ecash_card::exception::ExceptionRecordBody) -> Vec<u8> {
         .unwrap_or_default()
 }
 
+/// The owner's reason or the operator's note, trimmed (empty: none); too long or
+/// with control characters: [`CardError::BadText`].
+pub fn check_text(what: &'static str, text: Option<&str>) -> Result<Option<String>, CardError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.chars().count() > UNLOCK_REASON_MAX_CHARS || t.chars().any(char::is_control) {
+        return Err(CardError::BadText { what });
+    }
+    Ok(Some(t.to_owned()))
+}
+
+/// What an operator's approval did.
+#[derive(Debug, Clone)]
+pub struct UnlockApproval {
+    /// The card.
+    pub card_id: CardId,
+    /// The number signed.
+    pub unlock_seq: u32,
+    /// The issuer-signed UNLOCK.
+    pub auth: UnlockAuth,
+    /// The bank-side block lifted (its reason), if the card had one.
+    pub lifted_block: Option<String>,
+}
+
+/// The operator approves reopening a card: signs UNLOCK for `unlock_seq` — or, with
+/// `None`, for the card's pending request's number (there must be one, still pending
+/// when the decision is recorded) — and records it ([`Storage::card_unlock`]): the
+/// decision with `decided_by` in `card_unlocks`, the request approved, a bank-side
+/// block lifted. `POST /v1/cards/{id}/unlock` and `bank-server admin card-unlock`.
+/// Blocking (storage).
+pub fn approve_unlock(
+    storage: &dyn Storage,
+    issuer: &Issuer,
+    card_id: [u8; 8],
+    unlock_seq: Option<u32>,
+    decided_by: &str,
+    now: Timestamp,
+) -> Result<UnlockApproval, CardError> {
+    storage
+        .card(&card_id)?
+        .ok_or(CardError::Storage(StorageError::UnknownCard))?;
+    let seq = match unlock_seq {
+        Some(0) => return Err(CardError::ZeroUnlockSeq),
+        Some(seq) => seq,
+        None => match storage.card_unlock_status(&card_id)? {
+            Some(r) if r.state == CardUnlockState::Pending => r.unlock_seq,
+            _ => return Err(CardError::Storage(StorageError::NoPendingUnlockRequest)),
+        },
+    };
+    let auth = issuer.sign_unlock(UnlockAuthBody {
+        card_id: CardId(card_id),
+        unlock_seq: seq,
+        day: day_of(now),
+    });
+    let lifted_block = storage.card_unlock(&NewCardUnlock {
+        card_id,
+        unlock_seq: seq,
+        decided_by: decided_by.to_owned(),
+        auth: auth.to_bytes(),
+        pending_only: unlock_seq.is_none(),
+        now,
+    })?;
+    tracing::info!(
+        card = %CardId(card_id),
+        unlock_seq = seq,
+        decided_by,
+        lifted_block = lifted_block.as_deref().unwrap_or("none"),
+        "operator unlocked a card"
+    );
+    Ok(UnlockApproval {
+        card_id: CardId(card_id),
+        unlock_seq: seq,
+        auth,
+        lifted_block,
+    })
+}
+
+/// The operator refuses the card's pending unlock request, with a note for the owner
+/// (`bank-server admin card-refuse`). Blocking (storage).
+pub fn refuse_unlock(
+    storage: &dyn Storage,
+    card_id: [u8; 8],
+    decided_by: &str,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<CardUnlockRequestRecord, CardError> {
+    let note = check_text("note", note)?;
+    let record = storage.card_unlock_refuse(&CardUnlockRefusal {
+        card_id,
+        decided_by: decided_by.to_owned(),
+        note,
+        now,
+    })?;
+    tracing::info!(
+        card = %CardId(card_id),
+        unlock_seq = record.unlock_seq,
+        decided_by,
+        "operator refused a card's unlock request"
+    );
+    Ok(record)
+}
+
+/// The wire form of a stored request.
+pub fn unlock_status_of(r: &CardUnlockRequestRecord) -> Result<UnlockStatus, CardError> {
+    let auth = r
+        .auth
+        .as_deref()
+        .map(UnlockAuth::parse)
+        .transpose()
+        .map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))?;
+    Ok(UnlockStatus {
+        card_id: CardId(r.card_id),
+        unlock_seq: r.unlock_seq,
+        state: match r.state {
+            CardUnlockState::Pending => UnlockState::Pending,
+            CardUnlockState::Approved => UnlockState::Approved,
+            CardUnlockState::Refused => UnlockState::Refused,
+        },
+        reason: r.reason.clone(),
+        requested_at: r.requested_at,
+        decided_at: r.decided_at,
+        note: r.note.clone(),
+        auth,
+    })
+}
+
+async fn request_unlock(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<NewUnlockRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    owned_card(&bank, id, &auth).await?;
+    let req = body.into_inner();
+    if req.unlock_seq == 0 {
+        return Err(CardError::ZeroUnlockSeq);
+    }
+    let new = NewCardUnlockRequest {
+        card_id: id,
+        unlock_seq: req.unlock_seq,
+        account_id: auth.0.id,
+        reason: check_text("reason", req.reason.as_deref())?,
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let record =
+        blocking(move || b.storage.card_unlock_request(&new).map_err(CardError::from)).await?;
+    tracing::info!(
+        card = %CardId(id),
+        unlock_seq = record.unlock_seq,
+        state = ?record.state,
+        "card unlock requested"
+    );
+    Ok(HttpResponse::Ok().json(unlock_status_of(&record)?))
+}
+
+async fn unlock_status(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    owned_card(&bank, id, &auth).await?;
+    let b = bank.clone();
+    let record = blocking(move || b.storage.card_unlock_status(&id).map_err(CardError::from))
+        .await?
+        .ok_or(CardError::NoUnlockRequest)?;
+    Ok(HttpResponse::Ok().json(unlock_status_of(&record)?))
+}
+
 async fn unlock(
     bank: web::Data<Bank>,
     _admin: Admin,
@@ -580,29 +812,20 @@ async fn unlock(
 ) -> Result<HttpResponse, CardError> {
     let id = parse_card_id(&path)?;
     let unlock_seq = body.into_inner().unlock_seq;
-    find_card(&bank, id).await?;
-    let auth = bank.keys.card_issuer().sign_unlock(UnlockAuthBody {
-        card_id: CardId(id),
-        unlock_seq,
-        day: today(),
-    });
-    let new = NewCardUnlock {
-        card_id: id,
-        unlock_seq,
-        decided_by: "operator (admin token, HTTP)".to_owned(),
-        auth: auth.to_bytes(),
-        now: crate::now(),
-    };
     let b = bank.clone();
-    let lifted = blocking(move || b.storage.card_unlock(&new).map_err(CardError::from)).await?;
-    tracing::info!(
-        card = %CardId(id),
-        unlock_seq,
-        lifted_block = lifted.as_deref().unwrap_or("none"),
-        "operator unlocked a card"
-    );
+    let approval = blocking(move || {
+        approve_unlock(
+            &*b.storage,
+            b.keys.card_issuer(),
+            id,
+            Some(unlock_seq),
+            "operator (admin token, HTTP)",
+            crate::now(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(UnlockResponse {
-        auth,
-        unblocked: lifted.is_some(),
+        auth: approval.auth,
+        unblocked: approval.lifted_block.is_some(),
     }))
 }

@@ -11,7 +11,10 @@
 //! | `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) | [`LoadsQuery`] | [`LoadsResponse`] |
 //! | `POST /v1/cards/{id}/exceptions` (bearer, the card's owner) | [`ExceptionsRequest`] | [`ExceptionsResponse`] |
 //! | `POST /v1/cards/{id}/unlock` (operator token) | [`UnlockRequest`] | [`UnlockResponse`] |
+//! | `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner) | [`NewUnlockRequest`] | [`UnlockStatus`] |
+//! | `GET /v1/cards/{id}/unlock` (bearer, the card's owner) | – | [`UnlockStatus`] (`NO_UNLOCK_REQUEST` when there is none) |
 
+use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency};
 use serde::{Deserialize, Serialize};
 
@@ -152,4 +155,62 @@ pub struct UnlockResponse {
     pub auth: UnlockAuth,
     /// Whether this also lifted a bank-side block (a card caught cloned).
     pub unblocked: bool,
+}
+
+/// Longest [`NewUnlockRequest::reason`] (and operator's note), in characters.
+pub const UNLOCK_REASON_MAX_CHARS: usize = 200;
+
+/// `POST /v1/cards/{id}/unlock-requests` (the card's owner): ask the bank to reopen a
+/// card its risk rules locked. One request per `(card, unlock_seq)`: asking again
+/// answers the stored one; asking for another number gives the pending one up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnlockRequest {
+    /// The card's next unlock number (GET STATUS `next_unlock_seq`, ≥ 1).
+    pub unlock_seq: u32,
+    /// Why, for the operator: at most [`UNLOCK_REASON_MAX_CHARS`] characters, no
+    /// control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where an unlock request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnlockState {
+    /// Waiting for the operator.
+    Pending,
+    /// The operator approved: [`UnlockStatus::auth`] is the signed UNLOCK.
+    Approved,
+    /// The operator refused ([`UnlockStatus::note`] may say why).
+    Refused,
+}
+
+/// A card's unlock request (`GET /v1/cards/{id}/unlock`: the pending one, else the
+/// latest decided; the answer of `POST …/unlock-requests` too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockStatus {
+    /// The card.
+    pub card_id: CardId,
+    /// The unlock number asked for. An approval is of use only while the card still
+    /// expects this number (GET STATUS `next_unlock_seq`); after that it is stale.
+    pub unlock_seq: u32,
+    /// Where it stands.
+    pub state: UnlockState,
+    /// The owner's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was asked for (an operator's unasked unlock: when decided).
+    pub requested_at: Timestamp,
+    /// When the operator decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+    /// The operator's note on a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Approved: the issuer-signed UNLOCK for `unlock_seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<UnlockAuth>,
 }

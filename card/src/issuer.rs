@@ -13,7 +13,7 @@
 //! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique, with the proof (a different proof for a used number = cloned card) |
 //! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
 //! | [`Ledger::recover`] | (the same call, in its transaction) | `(payer, payer_seq)` recovered once |
-//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision) | the decision (audit) |
+//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock-requests` {unlock_seq} (the owner asks), `bank-server admin card-unlock` or `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision), `GET /v1/cards/{id}/unlock` (the owner's wallet fetches it) | the request, once per `(card_id, unlock_seq)`, and the decision (audit) |
 //!
 //! Money: a bank load takes money from the customer (coins deposited or an account
 //! debited) into a "cards outstanding" liability; an unload moves it back to an account;

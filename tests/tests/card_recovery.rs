@@ -2,26 +2,28 @@
 //! virtual purses loses its VALUE in flight; both exception logs reach the bank (in
 //! either order, and twice) and the payer gets exactly one recovery load; bad uploads
 //! are refused and store nothing; `GET …/loads?from=` re-sends stored authorizations;
-//! a cloned card is blocked at the bank until an operator unlocks it. The audit stays
-//! clean throughout.
+//! a cloned card is blocked at the bank until an operator unlocks it; a purse its risk
+//! rules locked is reopened through the owner's unlock request, the operator's
+//! decision and the wallet's sync. The audit stays clean throughout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use ecash_card::api::{
     CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, UnloadRequest, UnloadResponse, UnlockRequest,
-    UnlockResponse,
+    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnloadResponse,
+    UnlockRequest, UnlockResponse, UnlockState, UnlockStatus,
 };
-use ecash_card::client::{CardBank, PurseClient};
+use ecash_card::client::{CardBank, PurseClient, UnlockOutcome, transfer};
 use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::host::cmd;
 use ecash_card::load::{LoadAuth, LoadKind};
+use ecash_card::risk::LockReason;
 use ecash_card::transfer::{Request, StartFrom, StartTo, Value};
 use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, Sw, VirtualCard};
 use ecash_shared::{Amount, Currency, ErrorCode};
-use ecash_tests::client::{Client, expect_code};
+use ecash_tests::client::{Client, Raw, expect_code};
 use ecash_tests::server::TestBank;
 use serde_json::json;
 
@@ -65,6 +67,28 @@ impl CardBank for Bank<'_> {
             .map(|r| r.loads)
             .map_err(|e| ecash_card::Error::Bank(e.to_string()))
     }
+
+    async fn request_unlock(
+        &self,
+        card_id: CardId,
+        request: &NewUnlockRequest,
+    ) -> Result<UnlockStatus, ecash_card::Error> {
+        self.0
+            .post(&format!("/v1/cards/{card_id}/unlock-requests"), request)
+            .await
+            .map_err(|e| ecash_card::Error::Bank(e.to_string()))
+    }
+
+    async fn unlock_status(
+        &self,
+        card_id: CardId,
+    ) -> Result<Option<UnlockStatus>, ecash_card::Error> {
+        match self.0.get(&format!("/v1/cards/{card_id}/unlock")).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.code() == Some(ErrorCode::NoUnlockRequest) => Ok(None),
+            Err(e) => Err(ecash_card::Error::Bank(e.to_string())),
+        }
+    }
 }
 
 /// A blank virtual card in `slot`, initialized, certified by `owner`, personalized.
@@ -93,19 +117,51 @@ async fn issue(reader: &VirtualReader, slot: &str, owner: &Client, mode: Mode) -
     purse
 }
 
+/// POSTs any JSON body; the raw answer (for bad-input tests).
+async fn post(c: &Client, path: &str, body: serde_json::Value) -> Raw {
+    c.raw(
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        Some(serde_json::to_vec(&body).unwrap()),
+    )
+    .await
+    .unwrap()
+}
+
+/// A refusal with this status and code, and a detail to show.
+fn assert_refused(r: &Raw, status: u16, code: &str, what: &str) {
+    assert_eq!(
+        (r.status, r.code()),
+        (status, Some(code)),
+        "{what}: {:?}",
+        r.body
+    );
+    assert!(
+        r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{what}"
+    );
+}
+
 fn path(purse: &Purse, what: &str) -> String {
     format!("/v1/cards/{}/{what}", purse.cert().unwrap().card_id)
 }
 
-async fn load(purse: &mut Purse, owner: &Client, minor: u64) -> LoadAuth {
-    let seq = purse.status().await.unwrap().next_load_seq;
+/// The bank authorizes load number `load_seq` (debiting `owner`); the card is not told.
+async fn authorize(purse: &Purse, owner: &Client, minor: u64, load_seq: u32) -> LoadAuth {
     let req = LoadRequest {
         amount: Amount::from_minor(minor),
-        load_seq: seq,
+        load_seq,
     };
     let r: LoadResponse = owner.post(&path(purse, "loads"), &req).await.unwrap();
-    purse.load(&r.auth).await.unwrap();
     r.auth
+}
+
+async fn load(purse: &mut Purse, owner: &Client, minor: u64) -> LoadAuth {
+    let seq = purse.status().await.unwrap().next_load_seq;
+    let auth = authorize(purse, owner, minor, seq).await;
+    purse.load(&auth).await.unwrap();
+    auth
 }
 
 async fn balance(purse: &mut Purse) -> u64 {
@@ -359,19 +415,6 @@ async fn bad_exception_uploads_are_refused_and_store_nothing() {
     let anonymous = bank.client();
     let good = json!(hex(&mine[0].to_bytes()));
 
-    let post = |c: &Client, path: &str, body: serde_json::Value| {
-        let (c, path) = (c.clone(), path.to_owned());
-        async move {
-            c.raw(
-                "POST",
-                &path,
-                &[("content-type", "application/json")],
-                Some(serde_json::to_vec(&body).unwrap()),
-            )
-            .await
-            .unwrap()
-        }
-    };
     // Nine distinct ids (counted before any signature is checked).
     let nine_ids: Vec<serde_json::Value> = (1..=9u32)
         .map(|id| {
@@ -504,17 +547,7 @@ async fn bad_exception_uploads_are_refused_and_store_nothing() {
     ];
     for (name, client, path, body, status, code) in cases {
         let r = post(client, &path, body).await;
-        assert_eq!(
-            (r.status, r.code()),
-            (status, Some(code)),
-            "{name}: {:?}",
-            r.body
-        );
-        assert!(
-            r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-            "{name}: {:?}",
-            r.body
-        );
+        assert_refused(&r, status, code, name);
     }
     assert_eq!(bank.assert_audit_clean(), before, "nothing stored");
     assert_eq!(before.card_exceptions, 0);
@@ -544,23 +577,13 @@ async fn loads_are_sent_again_from_any_number() {
     assert!(loads_from(&alice.client, &purse, 1).await.is_empty());
     let first = load(&mut purse, &alice.client, 100).await;
     // A load whose answer is lost on the way to the card: the bank debited and stored it.
-    let lost: LoadResponse = alice
-        .client
-        .post(
-            &path(&purse, "loads"),
-            &LoadRequest {
-                amount: Amount::from_minor(30),
-                load_seq: 2,
-            },
-        )
-        .await
-        .unwrap();
+    let lost = authorize(&purse, &alice.client, 30, 2).await;
     assert_eq!(balance(&mut purse).await, 100);
     assert_eq!(
         loads_from(&alice.client, &purse, 1).await,
-        [first, lost.auth.clone()]
+        [first, lost.clone()]
     );
-    assert_eq!(loads_from(&alice.client, &purse, 2).await, [lost.auth]);
+    assert_eq!(loads_from(&alice.client, &purse, 2).await, [lost]);
     assert!(loads_from(&alice.client, &purse, 3).await.is_empty());
     assert!(loads_from(&alice.client, &purse, u32::MAX).await.is_empty());
     // The card fetches what it has not loaded.
@@ -588,13 +611,7 @@ async fn loads_are_sent_again_from_any_number() {
             .raw("GET", &format!("{loads}{q}"), &[], None)
             .await
             .unwrap();
-        assert_eq!(
-            (r.status, r.code()),
-            (status, Some(code)),
-            "{q}: {:?}",
-            r.body
-        );
-        assert!(r.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_refused(&r, status, code, q);
     }
     for (client, p, status, code) in [
         (&bob.client, loads.clone(), 403, "FORBIDDEN"),
@@ -750,15 +767,7 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
         json!({ "unlock_seq": -1 }),
         json!({ "unlock_seq": 1, "extra": 1 }),
     ] {
-        let r = admin
-            .raw(
-                "POST",
-                &unlock_path,
-                &[("content-type", "application/json")],
-                Some(serde_json::to_vec(&body).unwrap()),
-            )
-            .await
-            .unwrap();
+        let r = post(&admin, &unlock_path, body.clone()).await;
         assert_eq!((r.status, r.code()), (400, Some("BAD_REQUEST")), "{body}");
     }
     let r: UnlockResponse = admin.post(&unlock_path, &req).await.unwrap();
@@ -786,5 +795,340 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
         .unwrap();
     load(&mut terminal, &shop.client, 20).await;
     assert_eq!(shop.client.balance().await.unwrap().minor(), 800 + 10 - 20);
+    bank.assert_audit_clean();
+}
+
+/// Breaks the payer's per-transfer limit (a personal purse's is 50.00) with a
+/// payment of 60.00 it could pay: the card refuses it and locks itself.
+async fn lock_by_risk(purse: &mut Purse, terminal: &mut Purse) {
+    purse.verify_pin(&pin()).await.unwrap();
+    let e = transfer(
+        purse,
+        terminal,
+        Amount::from_minor(6_000),
+        Purpose::Payment,
+        today(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e, ecash_card::Error::Status(Sw::RISK_LOCKED));
+    assert_eq!(
+        purse.status().await.unwrap().lock,
+        Some(LockReason::PerTransferLimit)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_purse_is_reopened_through_an_unlock_request() {
+    let bank = TestBank::start().await;
+    let alice = bank.user("alice", 10_000).await;
+    let bob = bank.user("bob", 0).await;
+    let shop = bank.merchant("shop", 0).await;
+    let reader = VirtualReader::new();
+    let mut purse = issue(&reader, "personal", &alice.client, Mode::Personal).await;
+    let mut terminal = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
+    let alices = Bank(&alice.client);
+    let card_id = purse.cert().unwrap().card_id;
+    load(&mut purse, &alice.client, 7_000).await;
+    lock_by_risk(&mut purse, &mut terminal).await;
+    assert_eq!(balance(&mut purse).await, 7_000);
+    // A load authorized meanwhile: the bank debits and stores it, the locked card
+    // refuses it; the sync after the unlock loads it.
+    let seq = purse.status().await.unwrap().next_load_seq;
+    let held = authorize(&purse, &alice.client, 40, seq).await;
+    assert_eq!(
+        purse.load(&held).await.unwrap_err(),
+        ecash_card::Error::Status(Sw::PURSE_LOCKED)
+    );
+
+    // Nobody asked yet.
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::NotRequested
+    );
+    let status_path = path(&purse, "unlock");
+    let requests = path(&purse, "unlock-requests");
+    expect_code(
+        alice.client.get::<UnlockStatus>(&status_path).await,
+        ErrorCode::NoUnlockRequest,
+    );
+    let s = purse.sync_with_bank(&alices).await.unwrap();
+    assert_eq!(
+        (s.unlock, s.cleared, s.loaded.len()),
+        (UnlockOutcome::NotRequested, 0, 0)
+    );
+
+    // Bad requests and strangers: refused, nothing stored.
+    let before = bank.assert_audit_clean();
+    let anonymous = bank.client();
+    let ok = json!({ "unlock_seq": 1 });
+    for (client, p, body, status, code) in [
+        (&bob.client, &requests, ok.clone(), 403, "FORBIDDEN"),
+        (&anonymous, &requests, ok.clone(), 401, "UNAUTHORIZED"),
+        (
+            &alice.client,
+            &"/v1/cards/00000000000000ff/unlock-requests".to_owned(),
+            ok.clone(),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            &alice.client,
+            &"/v1/cards/xyz/unlock-requests".to_owned(),
+            ok.clone(),
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": 0 }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": -1 }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (&alice.client, &requests, json!({}), 400, "BAD_REQUEST"),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": 1, "extra": 1 }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": 1, "reason": "x".repeat(201) }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": 1, "reason": "a\u{7}b" }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "unlock_seq": 1, "reason": 5 }),
+            400,
+            "BAD_REQUEST",
+        ),
+    ] {
+        let r = post(client, p, body.clone()).await;
+        assert_refused(&r, status, code, &format!("{p} {body}"));
+    }
+    for (client, code) in [
+        (&bob.client, ErrorCode::Forbidden),
+        (&anonymous, ErrorCode::Unauthorized),
+    ] {
+        expect_code(client.get::<UnlockStatus>(&status_path).await, code);
+    }
+    expect_code(
+        alice.client.get::<UnlockStatus>(&status_path).await,
+        ErrorCode::NoUnlockRequest,
+    );
+    assert!(
+        bank.bank
+            .storage
+            .card_unlock_requests_pending()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(bank.assert_audit_clean(), before);
+
+    // The owner asks; asking again answers the same request.
+    let asked = purse
+        .request_unlock(&alices, Some("  I typed 60 instead of 6  ".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            asked.card_id,
+            asked.unlock_seq,
+            asked.state,
+            asked.reason.as_deref()
+        ),
+        (
+            card_id,
+            1,
+            UnlockState::Pending,
+            Some("I typed 60 instead of 6")
+        )
+    );
+    assert!(asked.auth.is_none() && asked.decided_at.is_none());
+    assert_eq!(purse.request_unlock(&alices, None).await.unwrap(), asked);
+    assert_eq!(
+        alice
+            .client
+            .get::<UnlockStatus>(&status_path)
+            .await
+            .unwrap(),
+        asked
+    );
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::Pending { unlock_seq: 1 }
+    );
+    let pending = bank.bank.storage.card_unlock_requests_pending().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].card_id,
+            pending[0].owner.as_str(),
+            pending[0].unlock_seq
+        ),
+        (card_id.0, "alice", 1)
+    );
+
+    // The operator refuses; asking again does not reopen the question.
+    let storage = &*bank.bank.storage;
+    let refused = bank_server::cards::refuse_unlock(
+        storage,
+        card_id.0,
+        "test operator",
+        Some("call the bank"),
+        bank_server::now(),
+    )
+    .unwrap();
+    assert_eq!(refused.unlock_seq, 1);
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::Refused {
+            unlock_seq: 1,
+            note: Some("call the bank".to_owned())
+        }
+    );
+    assert_eq!(
+        purse.request_unlock(&alices, None).await.unwrap().state,
+        UnlockState::Refused
+    );
+    assert!(storage.card_unlock_requests_pending().unwrap().is_empty());
+    // Nothing pending: the command-line approval of "the pending request" refuses.
+    let approve_pending = || {
+        bank_server::cards::approve_unlock(
+            storage,
+            bank.bank.keys.card_issuer(),
+            card_id.0,
+            None,
+            "test operator",
+            bank_server::now(),
+        )
+    };
+    let none_pending = approve_pending().unwrap_err();
+    assert!(
+        none_pending
+            .to_string()
+            .contains("no pending unlock request"),
+        "{none_pending}"
+    );
+    assert_eq!(purse.status().await.unwrap().next_unlock_seq, 1);
+
+    // The operator changes their mind over HTTP (number 0 refused first).
+    let admin = bank.client().with_token(Some(&bank.admin_token));
+    let r = post(&admin, &status_path, json!({ "unlock_seq": 0 })).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (400, Some("BAD_REQUEST")),
+        "{:?}",
+        r.body
+    );
+    let approved: UnlockResponse = admin
+        .post(&status_path, &UnlockRequest { unlock_seq: 1 })
+        .await
+        .unwrap();
+    assert!(!approved.unblocked);
+    let shown: UnlockStatus = alice.client.get(&status_path).await.unwrap();
+    assert_eq!(
+        (shown.state, shown.auth.as_ref(), shown.note.as_deref()),
+        (UnlockState::Approved, Some(&approved.auth), None)
+    );
+    assert!(shown.decided_at.is_some());
+    bank.assert_audit_clean();
+
+    // The wallet's sync applies it, then loads what was held.
+    let s = purse.sync_with_bank(&alices).await.unwrap();
+    assert_eq!(s.unlock, UnlockOutcome::Unlocked { unlock_seq: 1 });
+    assert_eq!(s.loaded_value().unwrap().minor(), 40);
+    let st = purse.status().await.unwrap();
+    assert_eq!((st.lock, st.next_unlock_seq), (None, 2));
+    assert_eq!(balance(&mut purse).await, 7_040);
+    // It works again: a payment within the limits.
+    purse.verify_pin(&pin()).await.unwrap();
+    transfer(
+        &mut purse,
+        &mut terminal,
+        Amount::from_minor(100),
+        Purpose::Payment,
+        today(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (balance(&mut purse).await, balance(&mut terminal).await),
+        (6_940, 100)
+    );
+
+    // Replays are harmless: the used authorization is refused by the card, a sync
+    // of an open purse asks nothing.
+    assert_eq!(
+        purse.unlock(&approved.auth).await.unwrap_err(),
+        ecash_card::Error::Status(Sw::CONDITIONS_NOT_SATISFIED)
+    );
+    assert_eq!(
+        purse.sync_with_bank(&alices).await.unwrap().unlock,
+        UnlockOutcome::NotLocked
+    );
+    // Locked again: the old approval is stale, the card stays locked until a new one.
+    lock_by_risk(&mut purse, &mut terminal).await;
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::Stale { bank: 1, card: 2 }
+    );
+    assert_eq!(
+        purse.unlock(&approved.auth).await.unwrap_err(),
+        ecash_card::Error::Status(Sw::CONDITIONS_NOT_SATISFIED)
+    );
+    assert!(purse.status().await.unwrap().lock.is_some());
+    let asked = purse.request_unlock(&alices, None).await.unwrap();
+    assert_eq!((asked.unlock_seq, asked.state), (2, UnlockState::Pending));
+    // Approved the command line's way: the pending request, whatever its number.
+    let done = approve_pending().unwrap();
+    assert_eq!((done.unlock_seq, done.lifted_block), (2, None));
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::Unlocked { unlock_seq: 2 }
+    );
+    assert_eq!(
+        purse.apply_unlock(&alices).await.unwrap(),
+        UnlockOutcome::NotLocked
+    );
+    assert!(storage.card_unlock_requests_pending().unwrap().is_empty());
+
+    // Another owner's card stays out of reach, and money adds up.
+    expect_code(
+        bob.client
+            .post::<_, UnlockStatus>(
+                &path(&terminal, "unlock-requests"),
+                &NewUnlockRequest {
+                    unlock_seq: 1,
+                    reason: None,
+                },
+            )
+            .await,
+        ErrorCode::Forbidden,
+    );
+    assert_eq!(
+        alice.client.balance().await.unwrap().minor(),
+        10_000 - 7_000 - 40
+    );
     bank.assert_audit_clean();
 }

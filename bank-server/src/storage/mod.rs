@@ -130,6 +130,9 @@ pub enum StorageError {
         "load {0} is a recovery of a lost transfer: fetch it (GET /v1/cards/{{id}}/loads?from={0}) and load it onto the card first"
     )]
     CardLoadIsRecovery(u32),
+    /// No unlock request of the card to decide (none pending), or none to show.
+    #[error("card has no pending unlock request")]
+    NoPendingUnlockRequest,
     /// The backend failed (I/O, corruption, a bug).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -162,6 +165,7 @@ impl ApiError for StorageError {
             | StorageError::CardCloned(_) => ErrorCode::IdempotencyConflict,
             StorageError::CardBlocked(_) => ErrorCode::Forbidden,
             StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
+            StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
             StorageError::Backend(_) => ErrorCode::Internal,
         }
     }
@@ -620,14 +624,87 @@ pub struct CardExceptionOutcome {
 pub struct NewCardUnlock {
     /// The card.
     pub card_id: [u8; 8],
-    /// The unlock number signed.
+    /// The unlock number signed (≥ 1).
     pub unlock_seq: u32,
     /// Who decided.
     pub decided_by: String,
     /// The signed authorization's encoding.
     pub auth: Vec<u8>,
+    /// Only as the answer to the card's pending request for `unlock_seq`: if that
+    /// request is no longer pending (refused or superseded meanwhile), nothing is
+    /// recorded ([`StorageError::NoPendingUnlockRequest`]).
+    pub pending_only: bool,
     /// When.
     pub now: Timestamp,
+}
+
+/// An owner's request to reopen a locked card.
+#[derive(Debug, Clone)]
+pub struct NewCardUnlockRequest {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// The card's next unlock number, as the owner read it (≥ 1).
+    pub unlock_seq: u32,
+    /// The owner asking.
+    pub account_id: AccountId,
+    /// The owner's words, checked by the caller.
+    pub reason: Option<String>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// An operator's refusal of a card's pending unlock request.
+#[derive(Debug, Clone)]
+pub struct CardUnlockRefusal {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Who decided.
+    pub decided_by: String,
+    /// Why, for the owner (checked by the caller).
+    pub note: Option<String>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// Where an unlock request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardUnlockState {
+    /// Waiting for the operator.
+    Pending,
+    /// Signed: the authorization is in the record.
+    Approved,
+    /// Refused by the operator.
+    Refused,
+}
+
+/// An unlock request as stored (superseded requests are never returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardUnlockRequestRecord {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// The unlock number asked for (or signed).
+    pub unlock_seq: u32,
+    /// The card owner's username.
+    pub owner: String,
+    /// Whether the owner asked (`false`: the operator unlocked unasked).
+    pub asked_by_owner: bool,
+    /// The owner's words.
+    pub reason: Option<String>,
+    /// Where it stands.
+    pub state: CardUnlockState,
+    /// When it was asked for (or, unasked, decided).
+    pub requested_at: Timestamp,
+    /// When it was decided.
+    pub decided_at: Option<Timestamp>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// The operator's note on a refusal.
+    pub note: Option<String>,
+    /// Approved: the signed authorization's encoding.
+    pub auth: Option<Vec<u8>>,
+    /// The card's bank-side block, if any (see [`CardRecord::blocked`]).
+    pub blocked: Option<String>,
 }
 
 /// A card movement as the audit sees it.
@@ -866,9 +943,32 @@ pub trait Storage: Send + Sync + 'static {
         upload: &CardExceptionUpload,
         sign: &dyn Fn(&RecoveryLoad) -> Vec<u8>,
     ) -> Result<CardExceptionOutcome, StorageError>;
-    /// In one transaction: records the operator's unlock decision and lifts the
-    /// card's bank-side block, if any; returns the reason of the lifted block.
+    /// In one transaction: records the operator's unlock decision (in `card_unlocks`),
+    /// marks the card's request for that number approved (storing one, unasked, if
+    /// there was none; another pending request of the card is superseded), and lifts
+    /// the card's bank-side block, if any; returns the reason of the lifted block.
+    /// With [`NewCardUnlock::pending_only`] the request must still be pending.
     fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError>;
+    /// In one transaction: the stored request for `(card, unlock_seq)` if there is one
+    /// (pending, approved or refused: asking again changes nothing); otherwise a new
+    /// pending request, and the card's other pending request, if any, is superseded.
+    fn card_unlock_request(
+        &self,
+        request: &NewCardUnlockRequest,
+    ) -> Result<CardUnlockRequestRecord, StorageError>;
+    /// The card's current unlock request: the pending one, else the latest decided.
+    fn card_unlock_status(
+        &self,
+        card_id: &[u8; 8],
+    ) -> Result<Option<CardUnlockRequestRecord>, StorageError>;
+    /// Every pending unlock request, oldest first.
+    fn card_unlock_requests_pending(&self) -> Result<Vec<CardUnlockRequestRecord>, StorageError>;
+    /// In one transaction: the card's pending request becomes refused, with the
+    /// note; [`StorageError::NoPendingUnlockRequest`] if it has none.
+    fn card_unlock_refuse(
+        &self,
+        refusal: &CardUnlockRefusal,
+    ) -> Result<CardUnlockRequestRecord, StorageError>;
 }
 
 /// Encodes a list of byte strings as one blob (u32 big-endian length prefixes).

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_card_exceptions",
         include_str!("../../migrations/0004_card_exceptions.sql"),
     ),
+    (
+        "0005_card_unlock_requests",
+        include_str!("../../migrations/0005_card_unlock_requests.sql"),
+    ),
 ];
 
 /// How long a statement waits for another process's write lock.
@@ -886,6 +890,31 @@ impl Storage for SqliteStorage {
 
     fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError> {
         self.write(|tx| cards::card_unlock(tx, unlock))
+    }
+
+    fn card_unlock_request(
+        &self,
+        request: &NewCardUnlockRequest,
+    ) -> Result<CardUnlockRequestRecord, StorageError> {
+        self.write(|tx| cards::card_unlock_request(tx, request))
+    }
+
+    fn card_unlock_status(
+        &self,
+        card_id: &[u8; 8],
+    ) -> Result<Option<CardUnlockRequestRecord>, StorageError> {
+        self.read(|tx| cards::card_unlock_status(tx, card_id))
+    }
+
+    fn card_unlock_requests_pending(&self) -> Result<Vec<CardUnlockRequestRecord>, StorageError> {
+        self.read(cards::card_unlock_requests_pending)
+    }
+
+    fn card_unlock_refuse(
+        &self,
+        refusal: &CardUnlockRefusal,
+    ) -> Result<CardUnlockRequestRecord, StorageError> {
+        self.write(|tx| cards::card_unlock_refuse(tx, refusal))
     }
 }
 

@@ -21,7 +21,7 @@ use std::rc::Rc;
 
 use ecash_card::api::{
     CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, UnloadRequest,
+    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnlockStatus,
 };
 use ecash_card::client::{CardBank, PurseClient, transfer};
 use ecash_card::exception::ExceptionRecord;
@@ -31,7 +31,7 @@ use ecash_card::log::LogEntry;
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
 use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
-use ecash_shared::{Amount, ErrorResponse};
+use ecash_shared::{Amount, ErrorCode, ErrorResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen_futures::spawn_local;
@@ -116,13 +116,42 @@ async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
     }))
 }
 
-/// A bank call with the session's bearer token.
+/// Why a bank call failed.
+enum CallError {
+    /// The bank answered `{code, detail}`.
+    Refused(ErrorResponse),
+    /// No usable answer.
+    Failed(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Refused(e) => write!(f, "The bank refused: {} ({})", e.detail, e.code),
+            CallError::Failed(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// A bank call with the session's bearer token; errors as the text to show.
 async fn call<B: Serialize, T: DeserializeOwned>(
     env: &Env,
     token: Option<&str>,
     path: &str,
     body: Option<&B>,
 ) -> Result<T, String> {
+    call_coded(env, token, path, body)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A bank call with the session's bearer token.
+async fn call_coded<B: Serialize, T: DeserializeOwned>(
+    env: &Env,
+    token: Option<&str>,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, CallError> {
     let url = format!("{}{path}", env.bank_url.trim_end_matches('/'));
     let mut builder = gloo_net::http::RequestBuilder::new(&url).method(if body.is_some() {
         gloo_net::http::Method::POST
@@ -134,23 +163,26 @@ async fn call<B: Serialize, T: DeserializeOwned>(
         auth = format!("Bearer {t}");
         builder = builder.header("Authorization", &auth);
     }
+    let failed = |e: gloo_net::Error| CallError::Failed(e.to_string());
     let request = match body {
         Some(b) => builder.json(b),
         None => builder.build(),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(failed)?;
     let response = request
         .send()
         .await
-        .map_err(|_| "the bank is not reachable".to_owned())?;
+        .map_err(|_| CallError::Failed("the bank is not reachable".to_owned()))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
+    let text = response.text().await.map_err(failed)?;
     if (200..300).contains(&status) {
-        serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the bank: {e}"))
+        serde_json::from_str(&text)
+            .map_err(|e| CallError::Failed(format!("unexpected answer from the bank: {e}")))
     } else {
-        Err(serde_json::from_str::<ErrorResponse>(&text)
-            .map(|e| format!("The bank refused: {} ({})", e.detail, e.code))
-            .unwrap_or_else(|_| format!("The bank answered status {status}")))
+        Err(match serde_json::from_str::<ErrorResponse>(&text) {
+            Ok(e) => CallError::Refused(e),
+            Err(_) => CallError::Failed(format!("The bank answered status {status}")),
+        })
     }
 }
 
@@ -190,6 +222,33 @@ impl CardBank for PageBank<'_> {
         .await
         .map(|r| r.loads)
         .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn request_unlock(
+        &self,
+        card_id: CardId,
+        request: &NewUnlockRequest,
+    ) -> Result<UnlockStatus, ecash_card::Error> {
+        call(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/unlock-requests"),
+            Some(request),
+        )
+        .await
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn unlock_status(
+        &self,
+        card_id: CardId,
+    ) -> Result<Option<UnlockStatus>, ecash_card::Error> {
+        let path = format!("/v1/cards/{card_id}/unlock");
+        match call_coded::<(), _>(self.env, Some(self.token), &path, None).await {
+            Ok(s) => Ok(Some(s)),
+            Err(CallError::Refused(e)) if e.code == ErrorCode::NoUnlockRequest => Ok(None),
+            Err(e) => Err(ecash_card::Error::Bank(e.to_string())),
+        }
     }
 }
 

@@ -1,16 +1,19 @@
 //! The card tables of [`SqliteStorage`](super::SqliteStorage): certified cards
 //! (and their bank-side blocks), load authorizations (bank and recovery), unload
-//! proofs, exception records and unlock decisions. Each function runs inside a
-//! transaction its caller opened.
+//! proofs, exception records, unlock requests and decisions. Each function runs
+//! inside a transaction its caller opened.
 
 use ecash_shared::api::LedgerKind;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{account_where, amount_from_sql, amount_to_sql, corrupt, currency_from_sql, post};
+use ecash_shared::encoding::Timestamp;
+
 use crate::storage::{
     AuditCardException, AuditCardMove, AuditCardRecovery, AuditVisitor, CardExceptionOutcome,
-    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, NewCard, NewCardLoad,
-    NewCardUnload, NewCardUnlock, RecoveryLoad, StorageError,
+    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
+    CardUnlockRequestRecord, CardUnlockState, NewCard, NewCardLoad, NewCardUnload, NewCardUnlock,
+    NewCardUnlockRequest, RecoveryLoad, StorageError,
 };
 
 fn id8(v: Vec<u8>) -> Result<[u8; 8], StorageError> {
@@ -341,6 +344,9 @@ pub(super) fn card_unlock(
     u: &NewCardUnlock,
 ) -> Result<Option<String>, StorageError> {
     let c = card(tx, &u.card_id)?.ok_or(StorageError::UnknownCard)?;
+    if u.pending_only && pending_unlock_seq(tx, &u.card_id)? != Some(u.unlock_seq) {
+        return Err(StorageError::NoPendingUnlockRequest);
+    }
     tx.execute(
         "INSERT INTO card_unlocks (card_id, unlock_seq, decided_by, lifted_block, auth, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -353,6 +359,24 @@ pub(super) fn card_unlock(
             u.now.unix()
         ],
     )?;
+    let unlock_id = tx.last_insert_rowid();
+    supersede_pending(tx, &u.card_id, Some(u.unlock_seq), u.now)?;
+    // The request for this number is approved; unasked, the decision is stored
+    // as an approved request so the owner's wallet finds it the same way.
+    tx.execute(
+        "INSERT INTO card_unlock_requests
+             (card_id, unlock_seq, account_id, reason, state, requested_at, decided_at, decided_by, unlock_id)
+         VALUES (?1, ?2, NULL, NULL, 'approved', ?3, ?3, ?4, ?5)
+         ON CONFLICT (card_id, unlock_seq) DO UPDATE SET
+             state = 'approved', decided_at = ?3, decided_by = ?4, note = NULL, unlock_id = ?5",
+        params![
+            &u.card_id[..],
+            u.unlock_seq,
+            u.now.unix(),
+            u.decided_by,
+            unlock_id
+        ],
+    )?;
     if c.blocked.is_some() {
         tx.execute(
             "UPDATE cards SET blocked_at = NULL, blocked_reason = NULL WHERE id = ?1",
@@ -360,6 +384,168 @@ pub(super) fn card_unlock(
         )?;
     }
     Ok(c.blocked)
+}
+
+/// The unlock number of the card's pending request, if it has one.
+fn pending_unlock_seq(tx: &Connection, card_id: &[u8; 8]) -> Result<Option<u32>, StorageError> {
+    Ok(tx
+        .query_row(
+            "SELECT unlock_seq FROM card_unlock_requests WHERE card_id = ?1 AND state = 'pending'",
+            [&card_id[..]],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Sets the card's pending request superseded, unless it is for `keep`.
+fn supersede_pending(
+    tx: &Connection,
+    card_id: &[u8; 8],
+    keep: Option<u32>,
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE card_unlock_requests SET state = 'superseded', decided_at = ?2
+         WHERE card_id = ?1 AND state = 'pending' AND unlock_seq IS NOT ?3",
+        params![&card_id[..], now.unix(), keep],
+    )?;
+    Ok(())
+}
+
+const UNLOCK_REQUEST_COLUMNS: &str =
+    "r.card_id, r.unlock_seq, a.username, r.account_id IS NOT NULL,
+    r.reason, r.state, r.requested_at, r.decided_at, r.decided_by, r.note, u.auth, c.blocked_reason
+    FROM card_unlock_requests r
+    JOIN cards c ON c.id = r.card_id
+    JOIN accounts a ON a.id = c.account_id
+    LEFT JOIN card_unlocks u ON u.id = r.unlock_id";
+
+/// A row of [`UNLOCK_REQUEST_COLUMNS`].
+fn unlock_request_from(r: &rusqlite::Row<'_>) -> Result<CardUnlockRequestRecord, StorageError> {
+    let state = match r.get::<_, String>(5)?.as_str() {
+        "pending" => CardUnlockState::Pending,
+        "approved" => CardUnlockState::Approved,
+        "refused" => CardUnlockState::Refused,
+        _ => return Err(corrupt("unlock request state")),
+    };
+    Ok(CardUnlockRequestRecord {
+        card_id: id8(r.get(0)?)?,
+        unlock_seq: r.get(1)?,
+        owner: r.get(2)?,
+        asked_by_owner: r.get(3)?,
+        reason: r.get(4)?,
+        state,
+        requested_at: Timestamp::from_unix(r.get(6)?),
+        decided_at: r.get::<_, Option<i64>>(7)?.map(Timestamp::from_unix),
+        decided_by: r.get(8)?,
+        note: r.get(9)?,
+        auth: r.get(10)?,
+        blocked: r.get(11)?,
+    })
+}
+
+fn unlock_requests_where(
+    tx: &Connection,
+    filter: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<CardUnlockRequestRecord>, StorageError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {UNLOCK_REQUEST_COLUMNS} WHERE r.state != 'superseded' AND {filter}"
+    ))?;
+    let rows = stmt.query_map(params, |r| Ok(unlock_request_from(r)))?;
+    rows.map(|r| r?).collect()
+}
+
+fn unlock_request(
+    tx: &Connection,
+    card_id: &[u8; 8],
+    unlock_seq: u32,
+) -> Result<CardUnlockRequestRecord, StorageError> {
+    unlock_requests_where(
+        tx,
+        "r.card_id = ?1 AND r.unlock_seq = ?2",
+        params![&card_id[..], unlock_seq],
+    )?
+    .pop()
+    .ok_or(corrupt("unlock request just written"))
+}
+
+pub(super) fn card_unlock_request(
+    tx: &Connection,
+    q: &NewCardUnlockRequest,
+) -> Result<CardUnlockRequestRecord, StorageError> {
+    card(tx, &q.card_id)?.ok_or(StorageError::UnknownCard)?;
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT state FROM card_unlock_requests WHERE card_id = ?1 AND unlock_seq = ?2",
+            params![&q.card_id[..], q.unlock_seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if matches!(stored.as_deref(), None | Some("superseded")) {
+        // New, or asked again for a number given up: pending, and the card's other
+        // pending request yields.
+        supersede_pending(tx, &q.card_id, None, q.now)?;
+        tx.execute(
+            "INSERT INTO card_unlock_requests
+                 (card_id, unlock_seq, account_id, reason, state, requested_at)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+             ON CONFLICT (card_id, unlock_seq) DO UPDATE SET
+                 state = 'pending', account_id = ?3, reason = ?4, requested_at = ?5,
+                 decided_at = NULL",
+            params![
+                &q.card_id[..],
+                q.unlock_seq,
+                q.account_id,
+                q.reason,
+                q.now.unix()
+            ],
+        )?;
+    }
+    unlock_request(tx, &q.card_id, q.unlock_seq)
+}
+
+pub(super) fn card_unlock_status(
+    tx: &Connection,
+    card_id: &[u8; 8],
+) -> Result<Option<CardUnlockRequestRecord>, StorageError> {
+    Ok(unlock_requests_where(
+        tx,
+        "r.card_id = ?1 ORDER BY r.state = 'pending' DESC,
+             coalesce(r.decided_at, r.requested_at) DESC, r.rowid DESC LIMIT 1",
+        [&card_id[..]],
+    )?
+    .pop())
+}
+
+pub(super) fn card_unlock_requests_pending(
+    tx: &Connection,
+) -> Result<Vec<CardUnlockRequestRecord>, StorageError> {
+    unlock_requests_where(
+        tx,
+        "r.state = 'pending' ORDER BY r.requested_at, r.rowid",
+        [],
+    )
+}
+
+pub(super) fn card_unlock_refuse(
+    tx: &Connection,
+    f: &CardUnlockRefusal,
+) -> Result<CardUnlockRequestRecord, StorageError> {
+    card(tx, &f.card_id)?.ok_or(StorageError::UnknownCard)?;
+    let seq = pending_unlock_seq(tx, &f.card_id)?.ok_or(StorageError::NoPendingUnlockRequest)?;
+    tx.execute(
+        "UPDATE card_unlock_requests SET state = 'refused', decided_at = ?3, decided_by = ?4, note = ?5
+         WHERE card_id = ?1 AND unlock_seq = ?2",
+        params![
+            &f.card_id[..],
+            seq,
+            f.now.unix(),
+            f.decided_by,
+            f.note
+        ],
+    )?;
+    unlock_request(tx, &f.card_id, seq)
 }
 
 fn hex_id(id: &[u8; 8]) -> String {
@@ -624,6 +810,7 @@ mod tests {
             unlock_seq: 1,
             decided_by: "test operator".into(),
             auth: vec![9],
+            pending_only: false,
             now: t(),
         };
         let lifted = s.card_unlock(&unlock).unwrap();
@@ -657,27 +844,206 @@ mod tests {
         ));
     }
 
+    fn ask(
+        s: &SqliteStorage,
+        account: AccountId,
+        seq: u32,
+        reason: &str,
+    ) -> CardUnlockRequestRecord {
+        s.card_unlock_request(&NewCardUnlockRequest {
+            card_id: P,
+            unlock_seq: seq,
+            account_id: account,
+            reason: Some(reason.into()),
+            now: t(),
+        })
+        .unwrap()
+    }
+
+    fn approve(
+        s: &SqliteStorage,
+        seq: u32,
+        pending_only: bool,
+    ) -> Result<Option<String>, StorageError> {
+        s.card_unlock(&NewCardUnlock {
+            card_id: P,
+            unlock_seq: seq,
+            decided_by: "op".into(),
+            auth: vec![seq as u8],
+            pending_only,
+            now: t(),
+        })
+    }
+
+    fn state_of(s: &SqliteStorage, seq: u32) -> String {
+        s.read(|tx| {
+            Ok(tx.query_row(
+                "SELECT state FROM card_unlock_requests WHERE unlock_seq = ?1",
+                [seq],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap()
+    }
+
     #[test]
-    fn migration_0004_keeps_the_loads_of_0003_as_bank_loads() {
+    fn unlock_requests_one_pending_per_card_decided_once() {
+        let (s, account) = setup();
+        assert_eq!(s.card_unlock_status(&P).unwrap(), None);
+        let first = ask(&s, account, 1, "typo");
+        assert_eq!(
+            (
+                first.state,
+                first.unlock_seq,
+                first.owner.as_str(),
+                first.asked_by_owner
+            ),
+            (CardUnlockState::Pending, 1, "alice", true)
+        );
+        assert_eq!(first.reason.as_deref(), Some("typo"));
+        // Asking again answers the stored request, reason and all.
+        assert_eq!(ask(&s, account, 1, "other words"), first);
+        assert_eq!(s.card_unlock_status(&P).unwrap(), Some(first.clone()));
+        // Another number supersedes the pending one; the first number again takes over.
+        let five = ask(&s, account, 5, "wrong number");
+        assert_eq!(five.state, CardUnlockState::Pending);
+        assert_eq!(state_of(&s, 1), "superseded");
+        assert_eq!(ask(&s, account, 1, "again").state, CardUnlockState::Pending);
+        assert_eq!(state_of(&s, 5), "superseded");
+        assert_eq!(s.card_unlock_requests_pending().unwrap().len(), 1);
+
+        // Approving only the pending number (as the CLI does): another one is refused.
+        assert!(matches!(
+            approve(&s, 5, true),
+            Err(StorageError::NoPendingUnlockRequest)
+        ));
+        assert_eq!(count(&s, "SELECT count(*) FROM card_unlocks"), 0);
+        assert_eq!(approve(&s, 1, true).unwrap(), None);
+        let done = s.card_unlock_status(&P).unwrap().unwrap();
+        assert_eq!(
+            (done.state, done.unlock_seq, done.auth.as_deref()),
+            (CardUnlockState::Approved, 1, Some(&[1u8][..]))
+        );
+        assert!(s.card_unlock_requests_pending().unwrap().is_empty());
+        assert!(matches!(
+            approve(&s, 1, true),
+            Err(StorageError::NoPendingUnlockRequest)
+        ));
+        // Nothing pending to refuse.
+        let refuse = |card_id| {
+            s.card_unlock_refuse(&CardUnlockRefusal {
+                card_id,
+                decided_by: "op".into(),
+                note: Some("no".into()),
+                now: t(),
+            })
+        };
+        assert!(matches!(
+            refuse(P),
+            Err(StorageError::NoPendingUnlockRequest)
+        ));
+        assert!(matches!(refuse([9; 8]), Err(StorageError::UnknownCard)));
+
+        // The next lock: asked, refused, shown with the note; asking again keeps it.
+        ask(&s, account, 2, "please");
+        let refused = refuse(P).unwrap();
+        assert_eq!(
+            (refused.state, refused.note.as_deref(), refused.auth),
+            (CardUnlockState::Refused, Some("no"), None)
+        );
+        assert_eq!(
+            ask(&s, account, 2, "please").state,
+            CardUnlockState::Refused
+        );
+        assert_eq!(s.card_unlock_status(&P).unwrap().unwrap().unlock_seq, 2);
+        // The operator unlocks a number nobody asked for: stored as an approved request.
+        assert_eq!(approve(&s, 3, false).unwrap(), None);
+        let unasked = s.card_unlock_status(&P).unwrap().unwrap();
+        assert_eq!(
+            (unasked.unlock_seq, unasked.state, unasked.asked_by_owner),
+            (3, CardUnlockState::Approved, false)
+        );
+        // And approves the refused one after all.
+        approve(&s, 2, false).unwrap();
+        assert_eq!(state_of(&s, 2), "approved");
+        assert!(matches!(
+            s.card_unlock_request(&NewCardUnlockRequest {
+                card_id: [9; 8],
+                unlock_seq: 1,
+                account_id: account,
+                reason: None,
+                now: t(),
+            }),
+            Err(StorageError::UnknownCard)
+        ));
+        // Q's requests are its own.
+        assert_eq!(s.card_unlock_status(&Q).unwrap(), None);
+    }
+
+    /// Alice's account and card P, as every migration since 0003 can hold them.
+    const ALICE_AND_CARD: &str =
+        "INSERT INTO accounts (id, username, password_hash, merchant, currency, balance, created_at)
+             VALUES (1, 'alice', 'x', 0, 'EUR', 0, 0);
+         INSERT INTO cards (id, card_pub, account_id, mode, currency, cert, created_at)
+             VALUES (x'0101010101010101', zeroblob(32), 1, 'personal', 'EUR', x'00', 0);";
+
+    /// A database after the first `done` migrations holding `rows`, then migrated once more.
+    fn migrated_over(done: usize, rows: &str) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-        for (_, sql) in &MIGRATIONS[..3] {
+        for (_, sql) in &MIGRATIONS[..done] {
             conn.execute_batch(sql).unwrap();
         }
-        conn.execute_batch(
-            "INSERT INTO accounts (id, username, password_hash, merchant, currency, balance, created_at)
-                 VALUES (1, 'alice', 'x', 0, 'EUR', 0, 0);
-             INSERT INTO ledger (id, account_id, currency, kind, credit, amount, balance_after, created_at, memo)
-                 VALUES (5, 1, 'EUR', 'card_load', 0, 30, 0, 0, '');
-             INSERT INTO cards (id, card_pub, account_id, mode, currency, cert, created_at)
-                 VALUES (x'0101010101010101', zeroblob(32), 1, 'personal', 'EUR', x'00', 0);
-             INSERT INTO card_loads (card_id, load_seq, account_id, currency, amount, auth, ledger_id, created_at)
-                 VALUES (x'0101010101010101', 1, 1, 'EUR', 30, x'aa', 5, 0);",
-        )
-        .unwrap();
+        conn.execute_batch(rows).unwrap();
         let tx = conn.unchecked_transaction().unwrap();
-        tx.execute_batch(MIGRATIONS[3].1).unwrap();
+        tx.execute_batch(MIGRATIONS[done].1).unwrap();
         tx.commit().unwrap();
+        conn
+    }
+
+    #[test]
+    fn migration_0005_keeps_earlier_unlocks_as_approved_requests() {
+        let conn = migrated_over(
+            4,
+            &format!(
+                "{ALICE_AND_CARD}
+                 INSERT INTO card_unlocks (card_id, unlock_seq, decided_by, auth, created_at) VALUES
+                     (x'0101010101010101', 1, 'first', x'01', 10),
+                     (x'0101010101010101', 1, 'second', x'02', 20),
+                     (x'0101010101010101', 0, 'zero', x'00', 30);"
+            ),
+        );
+        let rows: Vec<(u32, String, String, i64, i64)> = conn
+            .prepare("SELECT unlock_seq, state, decided_by, decided_at, unlock_id FROM card_unlock_requests")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, "approved".into(), "second".into(), 20, 2)]);
+        let s = status_on(&conn);
+        assert_eq!(
+            (s.state, s.auth),
+            (CardUnlockState::Approved, Some(vec![2]))
+        );
+    }
+
+    fn status_on(conn: &Connection) -> CardUnlockRequestRecord {
+        super::card_unlock_status(conn, &P).unwrap().unwrap()
+    }
+
+    #[test]
+    fn migration_0004_keeps_the_loads_of_0003_as_bank_loads() {
+        let conn = migrated_over(
+            3,
+            &format!(
+                "{ALICE_AND_CARD}
+                 INSERT INTO ledger (id, account_id, currency, kind, credit, amount, balance_after, created_at, memo)
+                     VALUES (5, 1, 'EUR', 'card_load', 0, 30, 0, 0, '');
+                 INSERT INTO card_loads (card_id, load_seq, account_id, currency, amount, auth, ledger_id, created_at)
+                     VALUES (x'0101010101010101', 1, 1, 'EUR', 30, x'aa', 5, 0);"
+            ),
+        );
         let row: (String, i64, i64, Option<i64>, Vec<u8>) = conn
             .query_row(
                 "SELECT kind, account_id, ledger_id, payer_seq, auth FROM card_loads",
