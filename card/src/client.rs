@@ -71,6 +71,13 @@ pub enum UnlockOutcome {
         /// The number asked for.
         unlock_seq: u32,
     },
+    /// Locked; the operator approved the request for the card's unlock number, and
+    /// [`PurseClient::apply_unlock`] will apply it (only
+    /// [`PurseClient::check_unlock`] answers this).
+    Approved {
+        /// The number approved.
+        unlock_seq: u32,
+    },
     /// Locked; the operator refused the request for the card's unlock number.
     Refused {
         /// The number asked for.
@@ -291,33 +298,58 @@ impl<T: CardTransport> PurseClient<T> {
             .await
     }
 
+    /// If the purse is locked, asks the bank where its unlock request stands, without
+    /// touching the card: what [`apply_unlock`](Self::apply_unlock) would do.
+    pub async fn check_unlock<B: CardBank>(&mut self, bank: &B) -> Result<UnlockOutcome, Error> {
+        Ok(self.unlock_decision(bank).await?.0)
+    }
+
     /// If the purse is locked, asks the bank where its unlock request stands and, once
     /// approved for the number the card expects, applies the UNLOCK (the card checks
     /// the issuer's signature, its id and the number). An approval for another number
     /// is stale — already used, or for an earlier lock — and is left alone, so
     /// repeating this is harmless.
     pub async fn apply_unlock<B: CardBank>(&mut self, bank: &B) -> Result<UnlockOutcome, Error> {
+        match self.unlock_decision(bank).await? {
+            (UnlockOutcome::Approved { unlock_seq }, Some(auth)) => {
+                self.unlock(&auth).await?;
+                Ok(UnlockOutcome::Unlocked { unlock_seq })
+            }
+            (outcome, _) => Ok(outcome),
+        }
+    }
+
+    /// The purse's lock as the bank sees it, with the approved UNLOCK (checked to be
+    /// for this card and the number it expects) when there is one.
+    async fn unlock_decision<B: CardBank>(
+        &mut self,
+        bank: &B,
+    ) -> Result<(UnlockOutcome, Option<UnlockAuth>), Error> {
         let status = self.status().await?;
         if status.lock.is_none() {
-            return Ok(UnlockOutcome::NotLocked);
+            return Ok((UnlockOutcome::NotLocked, None));
         }
         let card_id = self.require_cert()?.card_id;
         let Some(answer) = bank.unlock_status(card_id).await? else {
-            return Ok(UnlockOutcome::NotRequested);
+            return Ok((UnlockOutcome::NotRequested, None));
         };
         let card = status.next_unlock_seq;
         if answer.card_id != card_id || answer.unlock_seq != card {
-            return Ok(UnlockOutcome::Stale {
+            let stale = UnlockOutcome::Stale {
                 bank: answer.unlock_seq,
                 card,
-            });
+            };
+            return Ok((stale, None));
         }
-        match answer.state {
-            UnlockState::Pending => Ok(UnlockOutcome::Pending { unlock_seq: card }),
-            UnlockState::Refused => Ok(UnlockOutcome::Refused {
-                unlock_seq: card,
-                note: answer.note,
-            }),
+        Ok(match answer.state {
+            UnlockState::Pending => (UnlockOutcome::Pending { unlock_seq: card }, None),
+            UnlockState::Refused => {
+                let refused = UnlockOutcome::Refused {
+                    unlock_seq: card,
+                    note: answer.note,
+                };
+                (refused, None)
+            }
             UnlockState::Approved => {
                 let auth = answer.auth.ok_or(Error::Bank(
                     "the bank approved the unlock but sent no authorization".to_owned(),
@@ -327,10 +359,9 @@ impl<T: CardTransport> PurseClient<T> {
                         "the bank's UNLOCK is for another card or number",
                     ));
                 }
-                self.unlock(&auth).await?;
-                Ok(UnlockOutcome::Unlocked { unlock_seq: card })
+                (UnlockOutcome::Approved { unlock_seq: card }, Some(auth))
             }
-        }
+        })
     }
 
     /// [`apply_unlock`](Self::apply_unlock), [`settle_exceptions`](Self::settle_exceptions),

@@ -1052,6 +1052,11 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
         (UnlockState::Approved, Some(&approved.auth), None)
     );
     assert!(shown.decided_at.is_some());
+    assert_eq!(
+        purse.check_unlock(&alices).await.unwrap(),
+        UnlockOutcome::Approved { unlock_seq: 1 }
+    );
+    assert!(purse.status().await.unwrap().lock.is_some(), "only looked");
     bank.assert_audit_clean();
 
     // The wallet's sync applies it, then loads what was held.

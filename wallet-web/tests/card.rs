@@ -1,7 +1,9 @@
 //! The Card page in headless Chromium against a real bank: certify the two virtual
 //! purses, load the personal one from the account, pay the shop terminal offline,
-//! lose a payment's VALUE in flight and get it back with "Sync with bank", unload both
-//! back; the purses survive a re-render from IndexedDB.
+//! lose a payment's VALUE in flight and get it back with "Sync with bank", lock the
+//! purse with a payment over its limit, request an unlock, have the operator approve
+//! it (admin endpoint) and apply it with "Sync with bank", unload both back; the
+//! purses survive a re-render from IndexedDB.
 //!
 //! Needs a bank, like `resume.rs`: build with `ECASH_TEST_BANK_URL` and
 //! `ECASH_TEST_ADMIN_TOKEN` (see `scripts/test-wasm.sh`). Without them the test
@@ -84,6 +86,16 @@ async fn type_into(id: &str, value: &str) {
     sleep(20).await;
 }
 
+async fn wait_gone(id: &str) {
+    for _ in 0..500 {
+        if document().get_element_by_id(id).is_none() {
+            return;
+        }
+        sleep(20).await;
+    }
+    panic!("#{id} never went away; page: {}", body_text());
+}
+
 /// Clicks `#id` once it is enabled (no purse operation running).
 async fn click(id: &str) {
     for _ in 0..500 {
@@ -123,7 +135,7 @@ async fn certify_load_pay_unload() {
     let setup = Wallet::new(db, http.clone());
     setup.client().register(&creds).await.unwrap();
     let token = setup.client().login(&creds).await.unwrap().token;
-    let credit = serde_json::json!({ "username": username, "amount": 5_000 });
+    let credit = serde_json::json!({ "username": username, "amount": 10_000 });
     let resp = http
         .send(
             Method::Post,
@@ -208,9 +220,71 @@ async fn certify_load_pay_unload() {
     wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
     wait_text("card-balance", "7.50").await;
 
+    // A payment over the purse's per-payment limit (50.00) locks it.
+    type_into("card-load-amount", "60.00").await;
+    click("card-load").await;
+    wait_text("card-balance", "67.50").await;
+    type_into("card-pay-amount", "60.00").await;
+    click("card-pay").await;
+    wait_text("card-error", "purse locked").await;
+    wait_text("card-unlock-state-personal", "No unlock requested").await;
+    wait_text("card-balance", "67.50").await;
+    type_into("card-pay-amount", "0.50").await;
+    click("card-pay").await;
+    wait_text("card-error", "purse locked").await;
+    // The holder asks; the page shows the request waiting.
+    type_into("card-unlock-reason", "I typed 60 instead of 6").await;
+    click("card-request-unlock-personal").await;
+    wait_text("card-notice", "asked the bank to unlock it (unlock 1)").await;
+    wait_text("card-unlock-state-personal", "waiting for the bank").await;
+    // The operator approves the request (as `bank-server admin card-unlock` would).
+    let card_id = wait_for("card-locked-personal")
+        .await
+        .get_attribute("data-card-id")
+        .unwrap();
+    let token = session::load().unwrap().token;
+    let asked = http
+        .send(
+            Method::Get,
+            &format!("/v1/cards/{card_id}/unlock"),
+            Some(&token),
+            None,
+        )
+        .await
+        .unwrap();
+    let asked: serde_json::Value = serde_json::from_slice(&asked.body).unwrap();
+    assert_eq!(
+        (&asked["state"], &asked["reason"]),
+        (
+            &serde_json::json!("pending"),
+            &serde_json::json!("I typed 60 instead of 6")
+        )
+    );
+    let approve = serde_json::json!({ "unlock_seq": asked["unlock_seq"] });
+    let resp = http
+        .send(
+            Method::Post,
+            &format!("/v1/cards/{card_id}/unlock"),
+            Some(admin),
+            Some(approve.to_string().into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    // Sync applies it: the purse is open again and pays.
+    click("card-sync").await;
+    wait_text("card-notice", "Your purse is unlocked").await;
+    wait_gone("card-locked-personal").await;
+    click("card-pay").await;
+    wait_text("card-balance", "67.00").await;
+    wait_text("card-terminal-balance", "3.00").await;
+    // Syncing again is harmless.
+    click("card-sync").await;
+    wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+
     type_into("card-pin", "2468").await;
     click("card-unload").await;
-    wait_text("card-notice", "Unloaded 10.00").await;
+    wait_text("card-notice", "Unloaded 70.00").await;
     wait_text("card-balance", "0.00").await;
     wait_text("card-terminal-balance", "0.00").await;
     let w = Wallet::new(
@@ -222,7 +296,7 @@ async fn certify_load_pay_unload() {
     let token = session::load().unwrap().token;
     assert_eq!(
         w.client().account(&token).await.unwrap().balance.minor(),
-        5_000
+        10_000
     );
     app.destroy();
 }

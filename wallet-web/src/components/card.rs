@@ -16,6 +16,12 @@
 //! answer never arrived, and recovery loads of value lost in flight. A load fetches
 //! those first too. The protocol steps are `ecash_card::client`'s; this page only
 //! supplies the HTTP calls ([`PageBank`]).
+//!
+//! A purse its risk rules locked (a payment over its per-transfer or daily limit) is
+//! shown locked, with its card id and where its unlock stands at the bank. "Request
+//! unlock" asks the bank's operator to reopen it (for the card's next unlock number);
+//! once the operator approved, "Sync with bank" applies the signed UNLOCK to the card
+//! before anything else (a locked purse takes no load).
 
 use std::rc::Rc;
 
@@ -23,11 +29,12 @@ use ecash_card::api::{
     CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
     LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnlockStatus,
 };
-use ecash_card::client::{CardBank, PurseClient, transfer};
+use ecash_card::client::{CardBank, PurseClient, UnlockOutcome, transfer};
 use ecash_card::exception::ExceptionRecord;
 use ecash_card::host::cmd;
 use ecash_card::load::LoadAuth;
 use ecash_card::log::LogEntry;
+use ecash_card::risk::LockReason;
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
 use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
@@ -62,7 +69,58 @@ struct Env {
 struct View {
     personal: Option<Amount>,
     terminal: Option<Amount>,
+    /// The purses their risk rules locked.
+    locked: Vec<Locked>,
     log: Vec<String>,
+}
+
+/// A locked purse.
+#[derive(Clone, PartialEq)]
+struct Locked {
+    slot: &'static str,
+    card_id: CardId,
+    reason: LockReason,
+    /// Where its unlock stands at the bank, in words.
+    unlock: String,
+}
+
+fn slot_name(slot: &str) -> &'static str {
+    if slot == PERSONAL {
+        "Your purse"
+    } else {
+        "The shop terminal"
+    }
+}
+
+fn lock_reason(r: LockReason) -> &'static str {
+    match r {
+        LockReason::PerTransferLimit => "a payment over its per-payment limit was attempted",
+        LockReason::DailyLimit => "payments over its daily limit were attempted",
+    }
+}
+
+/// An unlock's state at the bank, in words.
+fn describe_unlock(o: &UnlockOutcome) -> String {
+    match o {
+        UnlockOutcome::NotLocked => "It is not locked.".to_owned(),
+        UnlockOutcome::NotRequested | UnlockOutcome::Stale { .. } => {
+            "No unlock requested for this lock yet.".to_owned()
+        }
+        UnlockOutcome::Pending { unlock_seq } => {
+            format!("Unlock {unlock_seq} requested: waiting for the bank's decision.")
+        }
+        UnlockOutcome::Approved { unlock_seq } => {
+            format!("Unlock {unlock_seq} approved by the bank: press 'Sync with bank' to apply it.")
+        }
+        UnlockOutcome::Refused { unlock_seq, note } => format!(
+            "Unlock {unlock_seq} refused by the bank{}.",
+            note.as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
+        UnlockOutcome::Unlocked { .. } => "Unlocked.".to_owned(),
+        _ => "Unknown.".to_owned(),
+    }
 }
 
 fn state_key(slot: &str) -> String {
@@ -269,13 +327,30 @@ fn describe(e: &LogEntry) -> String {
     )
 }
 
-/// Balances of both purses, and the personal purse's log when the PIN is given.
-async fn read_view(env: &Env, pin: Option<&Pin>) -> Result<View, String> {
+/// Balances of both purses, their locks (with the bank's answer when logged in), and
+/// the personal purse's log when the PIN is given.
+async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<View, String> {
     let mut view = View::default();
     for slot in [PERSONAL, TERMINAL] {
         let mut purse = connect(env, slot).await?;
-        let balance = if purse.cert().is_some() {
-            Some(purse.balance().await.map_err(card_err("balance"))?.0)
+        let balance = if let Some(card_id) = purse.cert().map(|c| c.card_id) {
+            let status = purse.status().await.map_err(card_err("status"))?;
+            if let Some(reason) = status.lock {
+                let unlock = match token {
+                    Some(token) => match purse.check_unlock(&PageBank { env, token }).await {
+                        Ok(o) => describe_unlock(&o),
+                        Err(e) => format!("The bank's answer is unknown: {e}"),
+                    },
+                    None => "Log in to ask the bank to unlock it.".to_owned(),
+                };
+                view.locked.push(Locked {
+                    slot,
+                    card_id,
+                    reason,
+                    unlock,
+                });
+            }
+            Some(status.balance)
         } else {
             None
         };
@@ -387,9 +462,23 @@ async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
 async fn sync(env: &Env, token: &str) -> Result<String, String> {
     let bank = PageBank { env, token };
     let mut cleared = 0;
+    let mut unlocked = String::new();
+    let mut open = Vec::new();
     for slot in [PERSONAL, TERMINAL] {
         let mut purse = connect(env, slot).await?;
         if purse.cert().is_some() {
+            match purse
+                .apply_unlock(&bank)
+                .await
+                .map_err(card_err("unlock"))?
+            {
+                UnlockOutcome::NotLocked => open.push(slot),
+                UnlockOutcome::Unlocked { .. } => {
+                    unlocked += &format!("{} is unlocked. ", slot_name(slot));
+                    open.push(slot);
+                }
+                _ => {}
+            }
             cleared += purse
                 .settle_exceptions(&bank)
                 .await
@@ -398,7 +487,8 @@ async fn sync(env: &Env, token: &str) -> Result<String, String> {
         let _ = purse.disconnect().await;
     }
     let mut loaded = Amount::ZERO;
-    for slot in [PERSONAL, TERMINAL] {
+    // A locked purse takes no load: what the bank holds for it waits for the unlock.
+    for slot in open {
         let mut purse = connect(env, slot).await?;
         if purse.cert().is_some() {
             for r in purse.fetch_loads(&bank).await.map_err(card_err("loads"))? {
@@ -410,7 +500,30 @@ async fn sync(env: &Env, token: &str) -> Result<String, String> {
         let _ = purse.disconnect().await;
     }
     Ok(format!(
-        "Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses."
+        "{unlocked}Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses."
+    ))
+}
+
+/// Asks the bank to unlock the purse in `slot`; the message to show.
+async fn request_unlock(
+    env: &Env,
+    token: &str,
+    slot: &str,
+    reason: Option<String>,
+) -> Result<String, String> {
+    let mut purse = connect(env, slot).await?;
+    if purse.cert().is_none() {
+        return Err("certify the purses first".to_owned());
+    }
+    let asked = purse
+        .request_unlock(&PageBank { env, token }, reason)
+        .await
+        .map_err(card_err("unlock request"))?;
+    let _ = purse.disconnect().await;
+    Ok(format!(
+        "{} asked the bank to unlock it (unlock {}). Once the bank approves, press 'Sync with bank'.",
+        slot_name(slot),
+        asked.unlock_seq
     ))
 }
 
@@ -501,15 +614,21 @@ pub fn Card() -> Html {
     let pin = use_state(String::new);
     let load_amount = use_state(String::new);
     let pay_amount = use_state(String::new);
+    let unlock_reason = use_state(String::new);
 
     {
         let (env, view, error) = (env.clone(), view.clone(), error.clone());
         let bank_url = ctx.bank_url.clone();
+        let token = ctx
+            .wallet
+            .as_ref()
+            .and_then(|w| w.session())
+            .map(|s| s.token);
         use_effect_with(bank_url.clone(), move |_| {
             spawn_local(async move {
                 match open_env(bank_url).await {
                     Ok(e) => {
-                        match read_view(&e, None).await {
+                        match read_view(&e, None, token.as_deref()).await {
                             Ok(v) => view.set(v),
                             Err(msg) => error.set(Some(msg)),
                         }
@@ -553,12 +672,13 @@ pub fn Card() -> Html {
             busy.set(true);
             error.set(None);
             info.set(None);
+            let token = session.as_ref().map(|(t, _)| t.clone());
             spawn_local(async move {
                 match op(e.clone(), session, pin_value.clone()).await {
                     Ok(msg) => info.set(Some(msg)),
                     Err(msg) => error.set(Some(msg)),
                 }
-                match read_view(&e, Some(&pin_value)).await {
+                match read_view(&e, Some(&pin_value), token.as_deref()).await {
                     Ok(v) => view.set(v),
                     Err(msg) => error.set(Some(msg)),
                 }
@@ -654,6 +774,20 @@ pub fn Card() -> Html {
         })
     };
 
+    let on_request_unlock = |slot: &'static str| {
+        let (run, reason) = (run.clone(), unlock_reason.clone());
+        Callback::from(move |_: MouseEvent| {
+            let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+            run(Rc::new(move |e, s, _| {
+                let reason = reason.clone();
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    request_unlock(&e, &token, slot, reason).await
+                })
+            }))
+        })
+    };
+
     let disabled = *busy || env.is_none();
     let money = |a: Option<Amount>| match a {
         Some(a) => ctx.money(a),
@@ -674,6 +808,24 @@ pub fn Card() -> Html {
             }
             <p>{ "Your purse: " }<strong id="card-balance">{ money(view.personal) }</strong></p>
             <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(view.terminal) }</strong></p>
+            { for view.locked.iter().map(|l| html! {
+                <div id={format!("card-locked-{}", l.slot)} class="notice warning" role="status"
+                    data-card-id={l.card_id.to_string()}>
+                    <p>
+                        <strong>{ format!("{} is locked", slot_name(l.slot)) }</strong>
+                        { format!(": {} (card {}). Value cannot leave or enter it until the bank unlocks it. ", lock_reason(l.reason), l.card_id) }
+                        <span id={format!("card-unlock-state-{}", l.slot)}>{ l.unlock.clone() }</span>
+                    </p>
+                    <div class="actions">
+                        <button id={format!("card-request-unlock-{}", l.slot)} type="button"
+                            onclick={on_request_unlock(l.slot)} disabled={disabled}>{ "Request unlock" }</button>
+                    </div>
+                </div>
+            }) }
+            if !view.locked.is_empty() {
+                <Field id="card-unlock-reason" label="Why should the bank unlock it? (optional)"
+                    value={unlock_reason.clone()} placeholder="I typed 60 instead of 6" />
+            }
             <Field id="card-pin" label="Purse PIN" kind="password" value={pin.clone()} inputmode="numeric"
                 placeholder="1234" hint="4 to 8 digits; chosen when the purses are certified." />
             <div class="actions">
