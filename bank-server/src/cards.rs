@@ -634,7 +634,7 @@ fn terms_bytes(body: &ecash_card::exception::ExceptionRecordBody) -> Vec<u8> {
 
 /// The owner's reason or the operator's note, trimmed (empty: none); too long or
 /// with control characters: [`CardError::BadText`].
-pub fn check_text(what: &'static str, text: Option<&str>) -> Result<Option<String>, CardError> {
+fn check_text(what: &'static str, text: Option<&str>) -> Result<Option<String>, CardError> {
     let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
