@@ -7,7 +7,9 @@
 # blank virtual purse in it (`card-bridge virtual-card`) and `card-bridge serve`
 # allowing the test page's origin, which WASM_BINDGEN_TEST_ADDRESS fixes; it is
 # skipped, loudly, without pcscd and vpcd or when another pcscd runs (one per
-# machine, like the native card-bridge end-to-end test, whose lock it takes).
+# machine, like the native card-bridge end-to-end test, whose lock it takes). The
+# wallet's Card page is tested against a second such stack (a fresh blank purse): the
+# holder's purse behind the bridge.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO="${CARGO:-cargo}"
@@ -102,3 +104,11 @@ env "${bridge_env[@]}" $CARGO test -p ecash-card --target wasm32-unknown-unknown
 stop_card_stack
 ECASH_TEST_BANK_URL="http://127.0.0.1:$port" ECASH_TEST_ADMIN_TOKEN="$token" \
   $CARGO test -p wallet-web --target wasm32-unknown-unknown --test web --test idb --test ui --test resume --test card
+# The Card page with the holder's purse behind the bridge: a fresh blank purse, and
+# only that test (a browser profile of its own, so its purses meet no other test's).
+start_card_stack
+if [ ${#bridge_env[@]} -gt 0 ]; then
+  env "${bridge_env[@]}" ECASH_TEST_BANK_URL="http://127.0.0.1:$port" ECASH_TEST_ADMIN_TOKEN="$token" \
+    $CARGO test -p wallet-web --target wasm32-unknown-unknown --test card -- the_page_uses_a_purse_behind_the_card_bridge
+fi
+stop_card_stack

@@ -3,11 +3,19 @@
 //! lose a payment's VALUE in flight and get it back with "Sync with bank", lock the
 //! purse with a payment over its limit, request an unlock, have the operator approve
 //! it (admin endpoint) and apply it with "Sync with bank", unload both back; the
-//! purses survive a re-render from IndexedDB.
+//! purses survive a re-render from IndexedDB. The reader picker: WebUSB and WebHID
+//! missing or refused, the bridge without a token or not running, each a message that
+//! points to the bridge; the choice remembered. And the holder's purse on a card behind
+//! a real `card-bridge`: a wrong session token refused, then certified, loaded and
+//! paying the page's terminal through the bridge.
 //!
 //! Needs a bank, like `resume.rs`: build with `ECASH_TEST_BANK_URL` and
-//! `ECASH_TEST_ADMIN_TOKEN` (see `scripts/test-wasm.sh`). Without them the test
-//! prints a notice and passes without checking anything.
+//! `ECASH_TEST_ADMIN_TOKEN` (see `scripts/test-wasm.sh`). Without them those tests
+//! print a notice and pass without checking anything. The bridge test also needs
+//! `ECASH_TEST_BRIDGE_URL` and `ECASH_TEST_BRIDGE_TOKEN` (a blank purse in the bridge's
+//! reader), and the page's origin fixed by `WASM_BINDGEN_TEST_ADDRESS`, as in
+//! `card/tests/wasm_virtual.rs`; `scripts/test-wasm.sh` runs it on its own (a fresh
+//! browser profile, so its purses do not meet the other tests').
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -110,18 +118,125 @@ async fn click(id: &str) {
     panic!("#{id} stayed disabled; page: {}", body_text());
 }
 
+/// Picks `value` in the `<select>` `#id` once it is enabled, as a user would.
+async fn choose(id: &str, value: &str) {
+    let mut select = wait_for(id).await;
+    for _ in 0..500 {
+        if !select.has_attribute("disabled") {
+            break;
+        }
+        sleep(20).await;
+        select = wait_for(id).await;
+    }
+    js_sys::Reflect::set(&select, &"value".into(), &value.into()).unwrap();
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let ev = web_sys::Event::new_with_event_init_dict("change", &init).unwrap();
+    select.dispatch_event(&ev).unwrap();
+    sleep(50).await;
+}
+
+fn select_value(id: &str) -> String {
+    let select = document().get_element_by_id(id).unwrap();
+    js_sys::Reflect::get(&select, &"value".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+fn remembered_reader() -> Option<String> {
+    web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .get_item("ecash-card-reader")
+        .unwrap()
+}
+
+/// Hides (or shows again) `navigator.<api>`, as in a browser without it.
+fn hide_navigator_api(api: &str, hidden: bool) {
+    let navigator = web_sys::window().unwrap().navigator();
+    if hidden {
+        let desc = js_sys::Object::new();
+        js_sys::Reflect::set(&desc, &"value".into(), &wasm_bindgen::JsValue::UNDEFINED).unwrap();
+        js_sys::Reflect::set(&desc, &"configurable".into(), &true.into()).unwrap();
+        js_sys::Object::define_property(&navigator, &api.into(), &desc);
+    } else {
+        js_sys::Reflect::delete_property(&navigator, &api.into()).unwrap();
+    }
+}
+
+fn render_card_page() -> yew::AppHandle<App> {
+    let root = document().create_element("div").unwrap();
+    document().body().unwrap().append_child(&root).unwrap();
+    web_sys::window()
+        .unwrap()
+        .location()
+        .set_hash("#/card")
+        .unwrap();
+    yew::Renderer::<App>::with_root(root).render()
+}
+
 #[wasm_bindgen_test]
-async fn certify_load_pay_unload() {
-    let (Some(url), Some(admin)) = (
-        option_env!("ECASH_TEST_BANK_URL"),
-        option_env!("ECASH_TEST_ADMIN_TOKEN"),
-    ) else {
-        console_log!(
-            "SKIPPED certify_load_pay_unload: \
-             set ECASH_TEST_BANK_URL and ECASH_TEST_ADMIN_TOKEN at build time to run it"
-        );
-        return;
-    };
+async fn reader_picker_explains_what_is_missing() {
+    let app = render_card_page();
+    wait_for("card-page").await;
+    // No device API (Firefox, or not a secure context): said so, the bridge suggested.
+    hide_navigator_api("hid", true);
+    choose("card-reader-kind", "hid").await;
+    wait_text("card-balance", "no reader connected").await;
+    click("card-reader-connect").await;
+    let msg = wait_text("card-error", "WebHID is not available").await;
+    assert!(msg.contains("card bridge"), "{msg}");
+    hide_navigator_api("hid", false);
+    // WebUSB without a user's click (or the chooser cancelled, or Chrome's CCID block):
+    // refused, never a panic. Headless Chromium may also lack the API altogether.
+    choose("card-reader-kind", "usb").await;
+    click("card-reader-connect").await;
+    let msg = wait_text("card-error", "card bridge").await;
+    assert!(
+        msg.contains("WebUSB") || msg.contains("No device was chosen"),
+        "{msg}"
+    );
+    wait_text("card-balance", "no reader connected").await;
+    assert_eq!(remembered_reader().as_deref(), Some("usb"));
+    // The choice survives a new render; the device must be chosen again.
+    app.destroy();
+    sleep(50).await;
+    let app = render_card_page();
+    wait_text("card-balance", "no reader connected").await;
+    assert_eq!(select_value("card-reader-kind"), "usb");
+    // The bridge: a token is needed, and a bridge that does not run is named.
+    choose("card-reader-kind", "bridge").await;
+    assert_eq!(select_value("card-bridge-url"), "ws://127.0.0.1:35990/");
+    click("card-reader-connect").await;
+    wait_text("card-error", "Paste the session token").await;
+    type_into("card-bridge-url", "ws://127.0.0.1:9/").await;
+    type_into("card-bridge-token", "some-token").await;
+    click("card-reader-connect").await;
+    wait_text(
+        "card-error",
+        "Cannot reach the card bridge at ws://127.0.0.1:9/",
+    )
+    .await;
+    // Back to the page's own purse.
+    choose("card-reader-kind", "virtual").await;
+    wait_for("card-page").await;
+    wait_gone("card-reader-connect").await;
+    for _ in 0..100 {
+        if !body_text().contains("no reader connected") {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert!(!body_text().contains("no reader connected"));
+    assert_eq!(remembered_reader().as_deref(), Some("virtual"));
+    app.destroy();
+}
+
+/// A new account at the bank at `url` with `minor` on it, logged in for the page.
+async fn logged_in_user(url: &str, admin: &str, minor: u64) -> HttpTransport {
     let http = HttpTransport::new(url);
     let username = format!("card{}", (js_sys::Math::random() * 1e9) as u64);
     let creds = Credentials {
@@ -135,7 +250,7 @@ async fn certify_load_pay_unload() {
     let setup = Wallet::new(db, http.clone());
     setup.client().register(&creds).await.unwrap();
     let token = setup.client().login(&creds).await.unwrap().token;
-    let credit = serde_json::json!({ "username": username, "amount": 10_000 });
+    let credit = serde_json::json!({ "username": username, "amount": minor });
     let resp = http
         .send(
             Method::Post,
@@ -151,15 +266,97 @@ async fn certify_load_pay_unload() {
         username: username.clone(),
         token,
     });
+    http
+}
 
-    let root = document().create_element("div").unwrap();
-    document().body().unwrap().append_child(&root).unwrap();
-    web_sys::window()
-        .unwrap()
-        .location()
-        .set_hash("#/card")
-        .unwrap();
-    let app = yew::Renderer::<App>::with_root(root.clone()).render();
+#[wasm_bindgen_test]
+async fn the_page_uses_a_purse_behind_the_card_bridge() {
+    let (Some(url), Some(admin), Some(bridge), Some(bridge_token)) = (
+        option_env!("ECASH_TEST_BANK_URL"),
+        option_env!("ECASH_TEST_ADMIN_TOKEN"),
+        option_env!("ECASH_TEST_BRIDGE_URL"),
+        option_env!("ECASH_TEST_BRIDGE_TOKEN"),
+    ) else {
+        console_log!(
+            "SKIPPED the_page_uses_a_purse_behind_the_card_bridge: set ECASH_TEST_BANK_URL, \
+             ECASH_TEST_ADMIN_TOKEN, ECASH_TEST_BRIDGE_URL and ECASH_TEST_BRIDGE_TOKEN at \
+             build time (scripts/test-wasm.sh)"
+        );
+        return;
+    };
+    logged_in_user(url, admin, 1_000).await;
+    let app = render_card_page();
+    wait_for("card-page").await;
+    choose("card-reader-kind", "bridge").await;
+    type_into("card-bridge-url", bridge).await;
+    // A wrong token is refused, in words.
+    type_into("card-bridge-token", "not-the-token").await;
+    click("card-reader-connect").await;
+    let msg = wait_text("card-error", "card bridge").await;
+    assert!(msg.contains("session token"), "{msg}");
+    wait_text("card-balance", "no reader connected").await;
+    // The right one: the blank purse in the bridge's reader (pcscd may take a moment
+    // to see it, as the page says).
+    type_into("card-bridge-token", bridge_token).await;
+    for _ in 0..50 {
+        click("card-reader-connect").await;
+        for _ in 0..100 {
+            let done = document().get_element_by_id("card-notice").is_some()
+                || document().get_element_by_id("card-error").is_some();
+            if done {
+                break;
+            }
+            sleep(20).await;
+        }
+        if document().get_element_by_id("card-notice").is_some() {
+            break;
+        }
+        sleep(100).await;
+    }
+    wait_text("card-notice", "Connected to").await;
+    wait_text("card-balance", "not certified").await;
+    // Certified at the bank through the bridge (with the page's terminal), loaded.
+    type_into("card-pin", "1357").await;
+    click("card-certify").await;
+    wait_text("card-notice", "certified").await;
+    wait_text("card-balance", "0.00").await;
+    type_into("card-load-amount", "5.00").await;
+    click("card-load").await;
+    wait_text("card-balance", "5.00").await;
+    // Its PIN shows its log; it pays the page's terminal.
+    click("card-pin-submit").await;
+    wait_text("card-notice", "PIN accepted").await;
+    wait_text("card-log", "Load").await;
+    type_into("card-pay-amount", "1.25").await;
+    click("card-pay").await;
+    wait_text("card-balance", "3.75").await;
+    wait_text("card-terminal-balance", "1.25").await;
+    // A wrong PIN is the card's answer, in words.
+    type_into("card-pin", "9999").await;
+    click("card-pin-submit").await;
+    wait_text("card-error", "wrong PIN").await;
+    type_into("card-pin", "1357").await;
+    click("card-unload").await;
+    wait_text("card-notice", "Unloaded 5.00").await;
+    wait_text("card-balance", "0.00").await;
+    choose("card-reader-kind", "virtual").await;
+    app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn certify_load_pay_unload() {
+    let (Some(url), Some(admin)) = (
+        option_env!("ECASH_TEST_BANK_URL"),
+        option_env!("ECASH_TEST_ADMIN_TOKEN"),
+    ) else {
+        console_log!(
+            "SKIPPED certify_load_pay_unload: \
+             set ECASH_TEST_BANK_URL and ECASH_TEST_ADMIN_TOKEN at build time to run it"
+        );
+        return;
+    };
+    let http = logged_in_user(url, admin, 10_000).await;
+    let app = render_card_page();
     wait_for("card-page").await;
     wait_text("card-balance", "not certified").await;
     wait_for("nav-card").await;

@@ -22,6 +22,12 @@
 //! unlock" asks the bank's operator to reopen it (for the card's next unlock number);
 //! once the operator approved, "Sync with bank" applies the signed UNLOCK to the card
 //! before anything else (a locked purse takes no load).
+//!
+//! The holder's purse need not be the page's: the reader picker puts it on a card in a
+//! USB reader (WebUSB), a HID token (WebHID) or any PC/SC reader behind `card-bridge`
+//! ([`crate::services::reader`]). Every operation below runs over a [`PageReader`],
+//! whichever it is; the shop terminal stays a virtual purse in the page, so "pay"
+//! moves value from the card in the reader to the page's terminal.
 
 use std::rc::Rc;
 
@@ -38,6 +44,7 @@ use ecash_card::risk::LockReason;
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
 use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_card::{CardTransport, ReaderInfo};
 use ecash_shared::{Amount, ErrorCode, ErrorResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,23 +58,67 @@ use crate::core::storage::{Storage, Store, Write};
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::services::idb::IdbStorage;
+use crate::services::reader::{self, PageReader, ReaderKind, describe_card_error};
 
 const PERSONAL: &str = "personal";
 const TERMINAL: &str = "terminal";
 
-type Purse = PurseClient<VirtualReader>;
+type Purse = PurseClient<PageReader>;
 
 /// The purses and where they are kept.
 struct Env {
+    /// The page's virtual cards (the personal one, used when the picker says so, and
+    /// the terminal).
     reader: VirtualReader,
+    /// The terminal's reader (the page's virtual cards).
+    terminal: PageReader,
+    /// Where the holder's purse is: a reader and the name of the reader slot holding
+    /// it; `None` until a device is connected.
+    personal: Option<(PageReader, String)>,
     store: Rc<IdbStorage>,
     bank_url: String,
+}
+
+impl Env {
+    /// The same purses with the holder's purse in `personal`.
+    fn with_personal(&self, personal: Option<(PageReader, String)>) -> Env {
+        Env {
+            reader: self.reader.clone(),
+            terminal: self.terminal.clone(),
+            personal,
+            store: self.store.clone(),
+            bank_url: self.bank_url.clone(),
+        }
+    }
+
+    /// The page's own virtual personal purse.
+    fn virtual_personal(&self) -> Option<(PageReader, String)> {
+        Some((
+            PageReader::virtual_cards(self.reader.clone()),
+            PERSONAL.to_owned(),
+        ))
+    }
+
+    /// Whether the holder's purse is the page's virtual one.
+    fn personal_is_virtual(&self) -> bool {
+        self.personal.as_ref().is_some_and(|(r, _)| r.is_virtual())
+    }
+
+    /// Frees cards a failed operation left connected.
+    async fn release_left_open(&self) {
+        if let Some((mut r, _)) = self.personal.clone() {
+            r.release_left_open().await;
+        }
+        self.terminal.clone().release_left_open().await;
+    }
 }
 
 /// What the page shows of the purses.
 #[derive(Clone, Default, PartialEq)]
 struct View {
     personal: Option<Amount>,
+    /// Whether the holder's purse is reachable (a device connected).
+    connected: bool,
     terminal: Option<Amount>,
     /// The purses their risk rules locked.
     locked: Vec<Locked>,
@@ -135,7 +186,7 @@ fn today() -> u32 {
     (js_sys::Date::now() / 86_400_000.0) as u32
 }
 
-async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
+async fn open_env(bank_url: String, kind: ReaderKind) -> Result<Rc<Env>, String> {
     let store = Rc::new(
         IdbStorage::open(&format!("{} cards", db_name_for(&bank_url)))
             .await
@@ -167,11 +218,19 @@ async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
         })
     });
     reader.set_persister(persister);
-    Ok(Rc::new(Env {
+    let env = Env {
+        terminal: PageReader::virtual_cards(reader.clone()),
         reader,
+        personal: None,
         store,
         bank_url,
-    }))
+    };
+    // A device must be chosen again (USB and HID need a click; the bridge its token).
+    let personal = match kind {
+        ReaderKind::Virtual => env.virtual_personal(),
+        _ => None,
+    };
+    Ok(Rc::new(env.with_personal(personal)))
 }
 
 /// Why a bank call failed.
@@ -311,13 +370,20 @@ impl CardBank for PageBank<'_> {
 }
 
 async fn connect(env: &Env, slot: &str) -> Result<Purse, String> {
-    PurseClient::connect(env.reader.clone(), slot)
+    let (transport, name) = if slot == PERSONAL {
+        env.personal
+            .clone()
+            .ok_or("Connect the reader holding your purse first (Reader: Connect).")?
+    } else {
+        (env.terminal.clone(), slot.to_owned())
+    };
+    PurseClient::connect(transport, &name)
         .await
-        .map_err(|e| format!("{slot} purse: {e}"))
+        .map_err(|e| format!("{}: {}", slot_name(slot), describe_card_error(&e)))
 }
 
 fn card_err(what: &str) -> impl Fn(ecash_card::Error) -> String + '_ {
-    move |e| format!("{what}: {e}")
+    move |e| format!("{what}: {}", describe_card_error(&e))
 }
 
 fn describe(e: &LogEntry) -> String {
@@ -330,8 +396,14 @@ fn describe(e: &LogEntry) -> String {
 /// Balances of both purses, their locks (with the bank's answer when logged in), and
 /// the personal purse's log when the PIN is given.
 async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<View, String> {
-    let mut view = View::default();
+    let mut view = View {
+        connected: env.personal.is_some(),
+        ..View::default()
+    };
     for slot in [PERSONAL, TERMINAL] {
+        if slot == PERSONAL && env.personal.is_none() {
+            continue;
+        }
         let mut purse = connect(env, slot).await?;
         let balance = if let Some(card_id) = purse.cert().map(|c| c.card_id) {
             let status = purse.status().await.map_err(card_err("status"))?;
@@ -386,7 +458,14 @@ async fn certify(env: &Env, token: &str, pin: &Pin) -> Result<Option<String>, St
         }
         if purse.status().await.map_err(card_err("status"))?.lifecycle != 0 {
             // Initialized but never personalized (an interrupted attempt): it holds
-            // nothing; start again from a blank card.
+            // nothing; start again from a blank card — which only the page can do
+            // for its own virtual cards.
+            if slot == PERSONAL && !env.personal_is_virtual() {
+                return Err("The card in the reader was initialized but never \
+                            personalized (an interrupted certification); this page \
+                            cannot reset it."
+                    .to_owned());
+            }
             drop(purse);
             env.reader
                 .insert(slot, VirtualCard::blank().map_err(|e| e.to_string())?);
@@ -602,6 +681,45 @@ async fn unload(env: &Env, token: &str, username: &str, pin: &Pin) -> Result<Amo
     Ok(total)
 }
 
+/// Opens the device the picker names, lists its readers (the [`CardTransport`] way)
+/// and picks the one holding a card — `wanted` if given. Answers the purses with the
+/// holder's purse there, the readers, and the chosen reader's name.
+async fn connect_reader(
+    env: &Env,
+    kind: ReaderKind,
+    bridge_url: &str,
+    token: &str,
+    wanted: Option<String>,
+) -> Result<(Env, Vec<ReaderInfo>, String), String> {
+    let mut device = PageReader::open(kind, bridge_url, token).await?;
+    let readers = device
+        .list_readers()
+        .await
+        .map_err(|e| card_err("listing the readers")(e.into()))?;
+    let name = pick_reader(&readers, wanted.as_deref())?;
+    let env = env.with_personal(Some((device, name.clone())));
+    Ok((env, readers, name))
+}
+
+/// The reader to use: `wanted` if listed, else the first holding a card.
+fn pick_reader(readers: &[ReaderInfo], wanted: Option<&str>) -> Result<String, String> {
+    let chosen = match wanted {
+        Some(w) => readers.iter().find(|r| r.name == w),
+        None => readers.iter().find(|r| r.card_present),
+    };
+    match chosen {
+        Some(r) if r.card_present => Ok(r.name.clone()),
+        Some(r) => Err(format!(
+            "No card in {}: insert your purse and press Connect again.",
+            r.name
+        )),
+        None if readers.is_empty() => {
+            Err("No reader found: plug one in and press Connect again.".to_owned())
+        }
+        None => Err("No card in any reader: insert your purse and press Connect again.".to_owned()),
+    }
+}
+
 /// The Card page (`#/card`).
 #[component]
 pub fn Card() -> Html {
@@ -615,6 +733,11 @@ pub fn Card() -> Html {
     let load_amount = use_state(String::new);
     let pay_amount = use_state(String::new);
     let unlock_reason = use_state(String::new);
+    let choice = use_state(reader::load_choice);
+    let bridge_url = use_state(|| choice.1.clone());
+    let bridge_token = use_state(String::new);
+    let readers = use_state(Vec::<ReaderInfo>::new);
+    let kind = choice.0;
 
     {
         let (env, view, error) = (env.clone(), view.clone(), error.clone());
@@ -626,7 +749,7 @@ pub fn Card() -> Html {
             .map(|s| s.token);
         use_effect_with(bank_url.clone(), move |_| {
             spawn_local(async move {
-                match open_env(bank_url).await {
+                match open_env(bank_url, kind).await {
                     Ok(e) => {
                         match read_view(&e, None, token.as_deref()).await {
                             Ok(v) => view.set(v),
@@ -674,6 +797,7 @@ pub fn Card() -> Html {
             info.set(None);
             let token = session.as_ref().map(|(t, _)| t.clone());
             spawn_local(async move {
+                e.release_left_open().await;
                 match op(e.clone(), session, pin_value.clone()).await {
                     Ok(msg) => info.set(Some(msg)),
                     Err(msg) => error.set(Some(msg)),
@@ -788,10 +912,142 @@ pub fn Card() -> Html {
         })
     };
 
+    // Shows the purses with the holder's purse where `personal` says.
+    let show = {
+        let (env, view, error, busy) = (env.clone(), view.clone(), error.clone(), busy.clone());
+        let ctx = ctx.clone();
+        Rc::new(move |e: Env| {
+            let e = Rc::new(e);
+            env.set(Some(e.clone()));
+            let token = ctx
+                .wallet
+                .as_ref()
+                .and_then(|w| w.session())
+                .map(|s| s.token);
+            let (view, error, busy) = (view.clone(), error.clone(), busy.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match read_view(&e, None, token.as_deref()).await {
+                    Ok(v) => view.set(v),
+                    Err(msg) => {
+                        view.set(View {
+                            connected: e.personal.is_some(),
+                            ..View::default()
+                        });
+                        error.set(Some(msg));
+                    }
+                }
+                busy.set(false);
+            });
+        })
+    };
+
+    let on_kind = {
+        let (env, choice, url, readers, error, info, show) = (
+            env.clone(),
+            choice.clone(),
+            bridge_url.clone(),
+            readers.clone(),
+            error.clone(),
+            info.clone(),
+            show.clone(),
+        );
+        Callback::from(move |ev: Event| {
+            let value = ev
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value();
+            let kind = ReaderKind::parse(&value);
+            reader::save_choice(kind, &url);
+            choice.set((kind, (*url).clone()));
+            readers.set(Vec::new());
+            error.set(None);
+            info.set(match kind {
+                ReaderKind::Virtual => None,
+                ReaderKind::Bridge => Some(
+                    "Start `card-bridge serve --allow-origin <this page's origin>`, paste the session token it prints, then press Connect.".to_owned(),
+                ),
+                _ => Some("Press Connect and choose the device in the browser's list.".to_owned()),
+            });
+            if let Some(e) = (*env).clone() {
+                let personal = match kind {
+                    ReaderKind::Virtual => e.virtual_personal(),
+                    _ => None,
+                };
+                show(e.with_personal(personal));
+            }
+        })
+    };
+
+    // Opens the device (the browser's chooser runs within this click's gesture).
+    let connect_to = {
+        let (env, choice, url, token, readers, error, info, busy, show) = (
+            env.clone(),
+            choice.clone(),
+            bridge_url.clone(),
+            bridge_token.clone(),
+            readers.clone(),
+            error.clone(),
+            info.clone(),
+            busy.clone(),
+            show.clone(),
+        );
+        Rc::new(move |wanted: Option<String>| {
+            let Some(e) = (*env).clone() else { return };
+            let kind = choice.0;
+            reader::save_choice(kind, &url);
+            let (url, token) = ((*url).clone(), (*token).clone());
+            let (readers, error, info, busy, show) = (
+                readers.clone(),
+                error.clone(),
+                info.clone(),
+                busy.clone(),
+                show.clone(),
+            );
+            busy.set(true);
+            error.set(None);
+            info.set(None);
+            spawn_local(async move {
+                match connect_reader(&e, kind, &url, &token, wanted).await {
+                    Ok((e, list, name)) => {
+                        readers.set(list);
+                        info.set(Some(format!("Connected to {name}.")));
+                        show(e);
+                    }
+                    Err(msg) => {
+                        busy.set(false);
+                        error.set(Some(msg));
+                    }
+                }
+            });
+        })
+    };
+    let on_connect = {
+        let connect_to = connect_to.clone();
+        Callback::from(move |_: MouseEvent| connect_to(None))
+    };
+    let on_reader_name = {
+        let connect_to = connect_to.clone();
+        Callback::from(move |ev: Event| {
+            connect_to(Some(
+                ev.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                    .value(),
+            ))
+        })
+    };
+    let chosen_reader = (*env)
+        .as_ref()
+        .and_then(|e| e.personal.as_ref())
+        .map(|(_, name)| name.clone());
+
     let disabled = *busy || env.is_none();
     let money = |a: Option<Amount>| match a {
         Some(a) => ctx.money(a),
         None => "not certified".to_owned(),
+    };
+    let personal_money = if view.connected {
+        money(view.personal)
+    } else {
+        "no reader connected".to_owned()
     };
     html! {
         <section id="card-page" class="card narrow" aria-labelledby="card-title">
@@ -806,7 +1062,44 @@ pub fn Card() -> Html {
             if let Some(msg) = &*info {
                 <div id="card-notice" class="notice success" role="status"><p>{ msg.clone() }</p></div>
             }
-            <p>{ "Your purse: " }<strong id="card-balance">{ money(view.personal) }</strong></p>
+            <fieldset id="card-reader" class="card-reader">
+                <legend>{ "Where is your purse?" }</legend>
+                <div class="field">
+                    <label for="card-reader-kind">{ "Reader" }</label>
+                    <select id="card-reader-kind" onchange={on_kind} disabled={disabled}>
+                        { for ReaderKind::ALL.iter().map(|k| html! {
+                            <option value={k.as_str()} selected={*k == kind}>{ k.label() }</option>
+                        }) }
+                    </select>
+                </div>
+                if kind == ReaderKind::Bridge {
+                    <Field id="card-bridge-url" label="Card bridge address" kind="url"
+                        value={bridge_url.clone()} placeholder={reader::DEFAULT_BRIDGE_URL} />
+                    <Field id="card-bridge-token" label="Session token" kind="password"
+                        value={bridge_token.clone()}
+                        hint="The token `card-bridge serve` printed when it started (not stored)." />
+                }
+                if kind != ReaderKind::Virtual {
+                    <div class="actions">
+                        <button id="card-reader-connect" type="button" onclick={on_connect}
+                            disabled={disabled}>{ "Connect" }</button>
+                    </div>
+                }
+                if readers.len() > 1 {
+                    <div class="field">
+                        <label for="card-reader-name">{ "Card reader" }</label>
+                        <select id="card-reader-name" onchange={on_reader_name} disabled={disabled}>
+                            { for readers.iter().map(|r| html! {
+                                <option value={r.name.clone()}
+                                    selected={chosen_reader.as_deref() == Some(r.name.as_str())}>
+                                    { format!("{}{}", r.name, if r.card_present { "" } else { " (no card)" }) }
+                                </option>
+                            }) }
+                        </select>
+                    </div>
+                }
+            </fieldset>
+            <p>{ "Your purse: " }<strong id="card-balance">{ personal_money }</strong></p>
             <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(view.terminal) }</strong></p>
             { for view.locked.iter().map(|l| html! {
                 <div id={format!("card-locked-{}", l.slot)} class="notice warning" role="status"
