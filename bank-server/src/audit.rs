@@ -21,7 +21,12 @@
 //! `card_load` debits and `card_unload` credits in the ledger equal the stored
 //! loads and unloads, every stored authorization and proof parses, names its
 //! card and amount, every proof verifies under its card's certified key, and
-//! no more was unloaded than loaded.
+//! no more was unloaded than loaded. Recovery loads (value lost in flight,
+//! re-credited to the payer card) are not in the equation — that value was
+//! counted on cards when it was loaded — but each must be proven: a stored
+//! unacked debit of its card and a stored abandoned credit with identical terms,
+//! both verifying under their cards' certified keys, for its amount, one per
+//! `(payer, payer_seq)`.
 //! `bank-server audit` runs this and exits non-zero on any problem; tests
 //! call [`audit`] directly.
 
@@ -33,13 +38,17 @@ use ecash_shared::blind_rsa::PublicKey;
 use ecash_shared::encoding::{Bytes, b64_encode};
 use ecash_shared::{Amount, Coin, CoinPub, Currency, Keyset, KeysetId, SpendMessage};
 
+use std::collections::HashSet;
+
 use ecash_card::CardCert;
+use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::load::{LoadAuth, LoadKind};
+use ecash_card::transfer::Terms;
 use ecash_card::unload::UnloadProof;
 
 use crate::storage::{
-    AccountId, AccountRecord, AuditCardMove, AuditLedgerRow, AuditVisitor, CardRecord,
-    KeysetRecord, OpId, OrderRecord, SpentCoin, Storage, StorageError,
+    AccountId, AccountRecord, AuditCardException, AuditCardMove, AuditCardRecovery, AuditLedgerRow,
+    AuditVisitor, CardRecord, KeysetRecord, OpId, OrderRecord, SpentCoin, Storage, StorageError,
 };
 
 /// Sums of one currency, in minor units (wide, so no sum can overflow).
@@ -61,8 +70,11 @@ pub struct CurrencyTotals {
     pub refunds_claimed: i128,
     /// Merchant credits for paid orders (ledger credits of kind `order_payment`).
     pub order_payments: i128,
-    /// Value loaded onto cards (stored load authorizations).
+    /// Value loaded onto cards (stored bank load authorizations).
     pub card_loads: i128,
+    /// Value re-credited to cards after proven losses (recovery loads; not part of
+    /// the equation: it was counted in `card_loads` when first loaded).
+    pub card_recoveries: i128,
     /// Value unloaded from cards (stored unload proofs).
     pub card_unloads: i128,
     /// Ledger debits of kind `card_load`.
@@ -110,6 +122,8 @@ pub struct AuditReport {
     pub spent_coins: usize,
     /// Number of merchant orders.
     pub orders: usize,
+    /// Number of stored card exception records.
+    pub card_exceptions: usize,
     /// Everything that does not add up; empty when the books are clean.
     pub problems: Vec<String>,
 }
@@ -139,14 +153,23 @@ impl fmt::Display for AuditReport {
                 t.card_unloads,
                 if t.balanced() { "balanced" } else { "MISMATCH" }
             )?;
+            if t.card_recoveries != 0 {
+                writeln!(
+                    f,
+                    "{c}: card recoveries {} (lost transfers re-credited, each proven by two \
+                     exception records; already counted in card loads)",
+                    t.card_recoveries
+                )?;
+            }
         }
         writeln!(
             f,
-            "{} accounts, {} ledger entries, {} spent coins, {} orders",
+            "{} accounts, {} ledger entries, {} spent coins, {} orders, {} card exception records",
             self.balances.len(),
             self.ledger_entries,
             self.spent_coins,
-            self.orders
+            self.orders,
+            self.card_exceptions
         )?;
         if self.problems.is_empty() {
             writeln!(f, "audit: clean")
@@ -187,6 +210,12 @@ struct Collector {
     refund_rows: BTreeMap<Currency, i128>,
     /// Cards by id: parsed certificate (or why it does not parse).
     cards: HashMap<[u8; 8], Result<CardCert, String>>,
+    /// Verified unacked debits by (payer, payer_seq): their terms.
+    unacked: HashMap<([u8; 8], u32), Vec<Terms>>,
+    /// Verified abandoned credits' terms, encoded.
+    abandoned: HashSet<Vec<u8>>,
+    /// Recoveries seen, by (payer, payer_seq).
+    recovered: HashSet<([u8; 8], u32)>,
 }
 
 impl Collector {
@@ -352,6 +381,90 @@ impl AuditVisitor for Collector {
                 .push(format!("card {}: {e}", hex8(&card.id)));
         }
         self.cards.insert(card.id, cert);
+    }
+
+    fn card_exception(&mut self, e: AuditCardException) {
+        self.report.card_exceptions += 1;
+        let problem = match (
+            self.cards.get(&e.card_id),
+            ExceptionRecord::parse(&e.record),
+        ) {
+            (None, _) => Some("exception record of an unknown card".to_owned()),
+            (Some(Err(_)), _) => None, // reported with the card
+            (_, Err(_)) => Some("a stored exception record does not parse".to_owned()),
+            (Some(Ok(cert)), Ok(r)) => {
+                let side = match r.body.kind {
+                    ExceptionKind::UnackedDebit => r.body.terms.payer,
+                    ExceptionKind::AbandonedCredit => r.body.terms.payee,
+                };
+                if r.verify_card(&cert.card_pub).is_err() {
+                    Some("a stored exception record is not signed by the card".to_owned())
+                } else if r.body.card_id.0 != e.card_id
+                    || r.body.exception_id != e.exception_id
+                    || side.0 != e.card_id
+                {
+                    Some("a stored exception record does not match its row".to_owned())
+                } else {
+                    let t = r.body.terms;
+                    match r.body.kind {
+                        ExceptionKind::UnackedDebit => self
+                            .unacked
+                            .entry((t.payer.0, t.payer_seq))
+                            .or_default()
+                            .push(t),
+                        ExceptionKind::AbandonedCredit => {
+                            self.abandoned.insert(terms_bytes(&t));
+                        }
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(p) = problem {
+            self.report
+                .problems
+                .push(format!("card {}: {p}", hex8(&e.card_id)));
+        }
+    }
+
+    fn card_recovery(&mut self, m: AuditCardRecovery) {
+        self.totals(m.currency).card_recoveries += i128::from(m.amount.minor());
+        let name = format!(
+            "card {} recovery of payer_seq {}",
+            hex8(&m.card_id),
+            m.payer_seq
+        );
+        if !self.recovered.insert((m.card_id, m.payer_seq)) {
+            self.report
+                .problems
+                .push(format!("{name}: recovered twice"));
+        }
+        let ok = LoadAuth::parse(&m.message).is_ok_and(|a| {
+            a.body.card_id.0 == m.card_id
+                && a.body.amount == m.amount
+                && a.body.currency == m.currency
+                && a.body.kind == LoadKind::Recovery
+        });
+        if !ok {
+            self.report.problems.push(format!(
+                "{name}: the stored authorization does not match its record"
+            ));
+        }
+        let proven = self
+            .unacked
+            .get(&(m.card_id, m.payer_seq))
+            .into_iter()
+            .flatten()
+            .any(|t| {
+                t.amount == m.amount
+                    && t.currency == m.currency
+                    && self.abandoned.contains(&terms_bytes(t))
+            });
+        if !proven {
+            self.report.problems.push(format!(
+                "{name}: no stored unacked debit and abandoned credit prove the loss"
+            ));
+        }
     }
 
     fn card_load(&mut self, m: AuditCardMove) {
@@ -549,6 +662,11 @@ fn merchant_checks(c: &Collector, problems: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// A hashable key of a transfer's terms (their JSON; the field order is fixed).
+fn terms_bytes(t: &Terms) -> Vec<u8> {
+    serde_json::to_vec(t).unwrap_or_default()
 }
 
 fn hex8(id: &[u8; 8]) -> String {

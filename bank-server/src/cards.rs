@@ -25,27 +25,89 @@
 //!   once per `(card_id, unload_seq)` (ledger kind `card_unload`). The identical
 //!   proof again answers the same result and credits nothing; a *different* proof
 //!   under a used number can only come from a copy of the card (a cloned virtual
-//!   card) and is refused with `IDEMPOTENCY_CONFLICT`.
+//!   card) and is refused with `IDEMPOTENCY_CONFLICT` — and the card is blocked
+//!   at the bank (below).
+//! - `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) → `{loads}`:
+//!   the stored authorizations (bank loads and recoveries) with `load_seq ≥ N`
+//!   (N ≥ 1), in order, at most [`LOADS_PAGE_MAX`]; a card fetches an
+//!   authorization whose answer was lost, and its recovery loads, from its next
+//!   load number. Unknown or malformed query fields, N = 0: `BAD_REQUEST`.
+//! - `POST /v1/cards/{id}/exceptions` (bearer, the card's owner) `{records}` →
+//!   `{clear, recovered}`: the card's exception log as GET EXCEPTION read it (at
+//!   most [`EXCEPTION_LOG_CAPACITY`] distinct ids). Every record must be signed by
+//!   this card's certified key and name this card on the side its kind says
+//!   (`BAD_REQUEST` otherwise, and nothing is stored). In one transaction each
+//!   record is stored once by `(card_id, exception_id)`, and every transfer now
+//!   proven lost (an unacked debit and an abandoned credit with identical terms)
+//!   gets one recovery load for the *payer* card, once per `(payer, payer_seq)`,
+//!   under the payer card's next load number (kind `Recovery`; no account is
+//!   debited). `clear` is the issuer's CLEAR EXCEPTIONS authorization naming
+//!   exactly the ids sent; `recovered` the recovery loads of the transfers the
+//!   records name. Sending the same records again answers the same and stores
+//!   nothing more.
+//! - `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner)
+//!   `{unlock_seq, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
+//!   card its risk rules locked, for the card's next unlock number (GET STATUS).
+//!   Stored once per `(card_id, unlock_seq)`: asking again answers the stored
+//!   request, whatever its state; asking for another number gives the card's
+//!   pending request up (superseded). A blocked card may ask too (its way out).
+//!   `unlock_seq` 0, a reason over [`UNLOCK_REASON_MAX_CHARS`] characters or
+//!   with control characters: `BAD_REQUEST`.
+//! - `GET /v1/cards/{id}/unlock` (bearer, the card's owner) → [`UnlockStatus`]:
+//!   the card's pending request, else its latest decided one — approved with
+//!   the signed UNLOCK, or refused with the operator's note; none at all:
+//!   `NO_UNLOCK_REQUEST`. The wallet applies an approval only while the card
+//!   still expects its number, so an old approval is harmless.
+//! - `POST /v1/cards/{id}/unlock` (operator token) `{unlock_seq}` →
+//!   `{auth, unblocked}`: the operator's approval, [`approve_unlock`]: the
+//!   issuer-signed UNLOCK for that number, recorded with who and when in
+//!   `card_unlocks`, the card's request for the number marked approved (stored
+//!   as an unasked approval if there was none); it also lifts a bank-side
+//!   block. Not the operator: `FORBIDDEN`; `unlock_seq` 0: `BAD_REQUEST`. The
+//!   `bank-server admin card-requests | card-unlock | card-refuse` commands list
+//!   the pending requests and decide them with the same functions
+//!   ([`approve_unlock`], [`refuse_unlock`]).
 //!
-//! Bad input changes nothing. For the audit, value on cards is loads − unloads
-//! (see [`audit`](crate::audit)).
+//! **Blocked cards.** A different unload proof under a used number is answered
+//! `IDEMPOTENCY_CONFLICT` and, in the same transaction, the card is marked
+//! blocked — deliberately the one change a refused request makes (see
+//! [`CardUnloadOutcome::Cloned`]). From then on loads, unloads, exception uploads
+//! and `GET …/loads` of that card answer `FORBIDDEN` ("this card is blocked by
+//! the bank …") until an operator unlocks it.
+//!
+//! Bad input changes nothing. For the audit, value on cards is bank loads −
+//! unloads; recovery loads re-credit value already counted there and are checked
+//! against the stored exception records instead (see [`audit`](crate::audit)).
+
+use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
-    UnloadResponse,
+    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LOADS_PAGE_MAX, LoadRequest, LoadResponse, LoadsQuery, LoadsResponse, NewUnlockRequest,
+    UNLOCK_REASON_MAX_CHARS, UnloadRequest, UnloadResponse, UnlockRequest, UnlockResponse,
+    UnlockState, UnlockStatus,
 };
 use ecash_card::cert::{CardCert, CardProfile, Mode};
+use ecash_card::exception::{
+    ClearAuthBody, EXCEPTION_LOG_CAPACITY, ExceptionKind, ExceptionRecord,
+};
+use ecash_card::issuer::Issuer;
 use ecash_card::keys::CardId;
-use ecash_card::load::{LoadAuthBody, LoadKind};
+use ecash_card::load::{LoadAuth, LoadAuthBody, LoadKind};
+use ecash_card::message::Body;
+use ecash_card::risk::{UnlockAuth, UnlockAuthBody};
 use ecash_card::unload::destination_for_account;
+use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency, ErrorCode};
 
 use crate::Bank;
-use crate::auth::Authenticated;
+use crate::auth::{Admin, Authenticated};
 use crate::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{
-    CardLoadOutcome, CardRecord, MAX_STORED_AMOUNT, NewCard, NewCardLoad, NewCardUnload,
+    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
+    CardUnlockRequestRecord, CardUnlockState, MAX_STORED_AMOUNT, NewCard, NewCardException,
+    NewCardLoad, NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, Storage,
     StorageError,
 };
 
@@ -76,6 +138,47 @@ pub enum CardError {
     /// Zero unload.
     #[error("the unload proof carries no value")]
     ZeroUnload,
+    /// `?from=0`.
+    #[error("from must be at least 1 (load numbers start at 1)")]
+    ZeroFrom,
+    /// More distinct exception ids than a card's log holds.
+    #[error("at most {EXCEPTION_LOG_CAPACITY} distinct exception records per upload")]
+    TooManyExceptions,
+    /// Two different records under one id in one upload.
+    #[error("two different exception records with id {0}")]
+    ConflictingExceptions(u32),
+    /// An exception record of another card.
+    #[error("exception record {id} is of card {card}, not this one")]
+    OtherCardsException {
+        /// The record's id.
+        id: u32,
+        /// The card that signed it.
+        card: CardId,
+    },
+    /// A record that is not this card's, or not well-formed.
+    #[error("exception record {id} does not verify: {reason}")]
+    BadException {
+        /// The record's id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// Unlock numbers start at 1.
+    #[error("unlock_seq starts at 1 (read the card's next_unlock_seq with GET STATUS)")]
+    ZeroUnlockSeq,
+    /// A reason or note that is too long or holds control characters.
+    #[error(
+        "the {what} must be at most {UNLOCK_REASON_MAX_CHARS} characters without control characters"
+    )]
+    BadText {
+        /// `reason` or `note`.
+        what: &'static str,
+    },
+    /// `GET …/unlock` of a card nobody asked to unlock.
+    #[error(
+        "this card has no unlock request: ask with POST /v1/cards/{{id}}/unlock-requests {{unlock_seq}}"
+    )]
+    NoUnlockRequest,
     /// A stored certificate that does not parse.
     #[error("stored card certificate is corrupt")]
     CorruptCert(ecash_card::Error),
@@ -96,9 +199,17 @@ impl ApiError for CardError {
             CardError::BadCardId => ErrorCode::NotFound,
             CardError::NotYourCard | CardError::WrongDestination => ErrorCode::Forbidden,
             CardError::InvalidAmount(_) | CardError::ZeroUnload => ErrorCode::InvalidAmount,
-            CardError::ZeroLoadSeq | CardError::OtherCard(_) | CardError::BadProof(_) => {
-                ErrorCode::BadRequest
-            }
+            CardError::ZeroLoadSeq
+            | CardError::OtherCard(_)
+            | CardError::BadProof(_)
+            | CardError::ZeroFrom
+            | CardError::TooManyExceptions
+            | CardError::ConflictingExceptions(_)
+            | CardError::OtherCardsException { .. }
+            | CardError::BadException { .. }
+            | CardError::ZeroUnlockSeq
+            | CardError::BadText { .. } => ErrorCode::BadRequest,
+            CardError::NoUnlockRequest => ErrorCode::NoUnlockRequest,
             CardError::CorruptCert(_) | CardError::Rng | CardError::Blocking(_) => {
                 ErrorCode::Internal
             }
@@ -113,7 +224,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/cards/issuer", web::get().to(issuer))
         .route("/cards", web::post().to(certify))
         .route("/cards/{id}/loads", web::post().to(load))
-        .route("/cards/{id}/unloads", web::post().to(unload));
+        .route("/cards/{id}/loads", web::get().to(loads_from))
+        .route("/cards/{id}/unloads", web::post().to(unload))
+        .route("/cards/{id}/exceptions", web::post().to(exceptions))
+        .route("/cards/{id}/unlock", web::post().to(unlock))
+        .route("/cards/{id}/unlock", web::get().to(unlock_status))
+        .route(
+            "/cards/{id}/unlock-requests",
+            web::post().to(request_unlock),
+        );
 }
 
 /// The risk profile of a virtual card (a key in a browser's storage, not a
@@ -139,7 +258,8 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
+/// A card id from a path or the command line: 16 hex digits.
+pub fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
     if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(CardError::BadCardId);
     }
@@ -152,7 +272,11 @@ fn parse_card_id(s: &str) -> Result<[u8; 8], CardError> {
 
 /// Days since 1970-01-01 (the cards' date).
 fn today() -> u32 {
-    u32::try_from(crate::now().unix().max(0) / 86_400).unwrap_or(u32::MAX)
+    day_of(crate::now())
+}
+
+fn day_of(t: Timestamp) -> u32 {
+    u32::try_from(t.unix().max(0) / 86_400).unwrap_or(u32::MAX)
 }
 
 async fn find_card(bank: &web::Data<Bank>, id: [u8; 8]) -> Result<CardRecord, CardError> {
@@ -160,6 +284,36 @@ async fn find_card(bank: &web::Data<Bank>, id: [u8; 8]) -> Result<CardRecord, Ca
     blocking(move || b.storage.card(&id).map_err(CardError::from))
         .await?
         .ok_or(CardError::Storage(StorageError::UnknownCard))
+}
+
+/// The caller's own card, blocked or not.
+async fn owned_card(
+    bank: &web::Data<Bank>,
+    id: [u8; 8],
+    auth: &Authenticated,
+) -> Result<CardRecord, CardError> {
+    let card = find_card(bank, id).await?;
+    if card.account_id != auth.0.id {
+        return Err(CardError::NotYourCard);
+    }
+    Ok(card)
+}
+
+/// The caller's own card, not blocked at the bank.
+async fn owned_open_card(
+    bank: &web::Data<Bank>,
+    id: [u8; 8],
+    auth: &Authenticated,
+) -> Result<CardRecord, CardError> {
+    let card = owned_card(bank, id, auth).await?;
+    if let Some(reason) = card.blocked {
+        return Err(CardError::Storage(StorageError::CardBlocked(reason)));
+    }
+    Ok(card)
+}
+
+fn parse_stored_auth(bytes: &[u8]) -> Result<LoadAuth, CardError> {
+    LoadAuth::parse(bytes).map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))
 }
 
 async fn issuer(bank: web::Data<Bank>) -> HttpResponse {
@@ -219,10 +373,7 @@ async fn load(
 ) -> Result<HttpResponse, CardError> {
     let id = parse_card_id(&path)?;
     let req = body.into_inner();
-    let card = find_card(&bank, id).await?;
-    if card.account_id != auth.0.id {
-        return Err(CardError::NotYourCard);
-    }
+    let card = owned_open_card(&bank, id, &auth).await?;
     let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     let cap = cert.profile.balance_cap.min(MAX_STORED_AMOUNT);
     if req.amount.is_zero() || req.amount > cap {
@@ -252,8 +403,7 @@ async fn load(
     let outcome = blocking(move || b.storage.card_load(&new).map_err(CardError::from)).await?;
     let auth_msg = match outcome {
         CardLoadOutcome::Done { .. } => auth_msg,
-        CardLoadOutcome::Replayed(stored) => ecash_card::load::LoadAuth::parse(&stored)
-            .map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))?,
+        CardLoadOutcome::Replayed(stored) => parse_stored_auth(&stored)?,
     };
     Ok(HttpResponse::Ok().json(LoadResponse { auth: auth_msg }))
 }
@@ -274,6 +424,9 @@ async fn unload(
         return Err(CardError::OtherCard(proof.body.card_id));
     }
     let card = find_card(&bank, id).await?;
+    if let Some(reason) = card.blocked {
+        return Err(CardError::Storage(StorageError::CardBlocked(reason)));
+    }
     let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     bank.keys
         .card_issuer()
@@ -298,10 +451,381 @@ async fn unload(
         now: crate::now(),
     };
     let b = bank.clone();
-    blocking(move || b.storage.card_unload(&new).map_err(CardError::from)).await?;
+    let outcome = blocking(move || b.storage.card_unload(&new).map_err(CardError::from)).await?;
+    if outcome == CardUnloadOutcome::Cloned {
+        tracing::warn!(
+            card = %proof.body.card_id,
+            unload_seq = proof.body.unload_seq,
+            "cloned card: two different unload proofs under one number; card blocked"
+        );
+        return Err(CardError::Storage(StorageError::CardCloned(
+            proof.body.unload_seq,
+        )));
+    }
     Ok(HttpResponse::Ok().json(UnloadResponse {
         card_id: proof.body.card_id,
         unload_seq: proof.body.unload_seq,
         amount: proof.body.amount,
+    }))
+}
+
+async fn loads_from(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    query: web::Query<LoadsQuery>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let from = query.from;
+    if from == 0 {
+        return Err(CardError::ZeroFrom);
+    }
+    owned_open_card(&bank, id, &auth).await?;
+    let b = bank.clone();
+    let stored = blocking(move || {
+        b.storage
+            .card_loads_from(&id, from, LOADS_PAGE_MAX)
+            .map_err(CardError::from)
+    })
+    .await?;
+    let loads = stored
+        .iter()
+        .map(|a| parse_stored_auth(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(LoadsResponse { loads }))
+}
+
+/// The records of one upload, checked: distinct ids (an identical repeat is
+/// dropped), at most a card log's worth, each signed by the card and naming it.
+fn check_records(
+    bank: &Bank,
+    cert: &CardCert,
+    records: Vec<ExceptionRecord>,
+) -> Result<Vec<ExceptionRecord>, CardError> {
+    let mut by_id: BTreeMap<u32, ExceptionRecord> = BTreeMap::new();
+    for r in records {
+        let id = r.body.exception_id;
+        match by_id.get(&id) {
+            Some(seen) if *seen != r => return Err(CardError::ConflictingExceptions(id)),
+            Some(_) => {}
+            None if by_id.len() == EXCEPTION_LOG_CAPACITY => {
+                return Err(CardError::TooManyExceptions);
+            }
+            None => {
+                by_id.insert(id, r);
+            }
+        }
+    }
+    for (&id, r) in &by_id {
+        let b = &r.body;
+        if b.card_id != cert.card_id {
+            return Err(CardError::OtherCardsException {
+                id,
+                card: b.card_id,
+            });
+        }
+        let bad = |reason: String| CardError::BadException { id, reason };
+        bank.keys
+            .card_issuer()
+            .check_exception(cert, r)
+            .map_err(|e| bad(e.to_string()))?;
+        if id == 0 {
+            return Err(bad("exception ids start at 1".to_owned()));
+        }
+        if b.terms.currency != cert.profile.currency {
+            return Err(bad("the transfer is in another currency".to_owned()));
+        }
+        if b.terms.amount.is_zero() || b.terms.amount > MAX_STORED_AMOUNT {
+            return Err(bad("the transfer's amount is out of range".to_owned()));
+        }
+    }
+    Ok(by_id.into_values().collect())
+}
+
+async fn exceptions(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<ExceptionsRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let card = owned_open_card(&bank, id, &auth).await?;
+    let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
+    let records = check_records(&bank, &cert, body.into_inner().records)?;
+    if records.is_empty() {
+        return Ok(HttpResponse::Ok().json(ExceptionsResponse {
+            clear: None,
+            recovered: Vec::new(),
+        }));
+    }
+    let ids: Vec<u32> = records.iter().map(|r| r.body.exception_id).collect();
+    let upload = CardExceptionUpload {
+        card_id: id,
+        account_id: auth.0.id,
+        records: records
+            .iter()
+            .map(|r| {
+                let t = &r.body.terms;
+                NewCardException {
+                    exception_id: r.body.exception_id,
+                    unacked_debit: r.body.kind == ExceptionKind::UnackedDebit,
+                    payer: t.payer.0,
+                    payer_seq: t.payer_seq,
+                    currency: t.currency,
+                    amount: t.amount,
+                    terms: terms_bytes(&r.body),
+                    record: r.to_bytes(),
+                }
+            })
+            .collect(),
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let outcome = blocking(move || {
+        let issuer = b.keys.card_issuer();
+        let day = today();
+        let sign = |l: &RecoveryLoad| {
+            issuer
+                .sign_load(LoadAuthBody {
+                    card_id: CardId(l.card_id),
+                    currency: l.currency,
+                    amount: l.amount,
+                    load_seq: l.load_seq,
+                    kind: LoadKind::Recovery,
+                    day,
+                })
+                .to_bytes()
+        };
+        b.storage
+            .card_exceptions(&upload, &sign)
+            .map_err(CardError::from)
+    })
+    .await?;
+    if outcome.created > 0 {
+        tracing::info!(
+            card = %CardId(id),
+            recoveries = outcome.created,
+            "lost transfers proven by exception logs: recovery loads stored"
+        );
+    }
+    let recovered = outcome
+        .recovered
+        .iter()
+        .map(|a| parse_stored_auth(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let clear = bank.keys.card_issuer().sign_clear(ClearAuthBody {
+        card_id: CardId(id),
+        ids,
+    });
+    Ok(HttpResponse::Ok().json(ExceptionsResponse {
+        clear: Some(clear),
+        recovered,
+    }))
+}
+
+/// The terms' encoding, the key two matching records share: the record's body
+/// after `card_id (8) || exception_id (4) || kind (1)`.
+fn terms_bytes(body: &ecash_card::exception::ExceptionRecordBody) -> Vec<u8> {
+    body.to_bytes()
+        .get(13..)
+        .map(<[u8]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// The owner's reason or the operator's note, trimmed (empty: none); too long or
+/// with control characters: [`CardError::BadText`].
+fn check_text(what: &'static str, text: Option<&str>) -> Result<Option<String>, CardError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.chars().count() > UNLOCK_REASON_MAX_CHARS || t.chars().any(char::is_control) {
+        return Err(CardError::BadText { what });
+    }
+    Ok(Some(t.to_owned()))
+}
+
+/// What an operator's approval did.
+#[derive(Debug, Clone)]
+pub struct UnlockApproval {
+    /// The card.
+    pub card_id: CardId,
+    /// The number signed.
+    pub unlock_seq: u32,
+    /// The issuer-signed UNLOCK.
+    pub auth: UnlockAuth,
+    /// The bank-side block lifted (its reason), if the card had one.
+    pub lifted_block: Option<String>,
+}
+
+/// The operator approves reopening a card: signs UNLOCK for `unlock_seq` — or, with
+/// `None`, for the card's pending request's number (there must be one, still pending
+/// when the decision is recorded) — and records it ([`Storage::card_unlock`]): the
+/// decision with `decided_by` in `card_unlocks`, the request approved, a bank-side
+/// block lifted. `POST /v1/cards/{id}/unlock` and `bank-server admin card-unlock`.
+/// Blocking (storage).
+pub fn approve_unlock(
+    storage: &dyn Storage,
+    issuer: &Issuer,
+    card_id: [u8; 8],
+    unlock_seq: Option<u32>,
+    decided_by: &str,
+    now: Timestamp,
+) -> Result<UnlockApproval, CardError> {
+    storage
+        .card(&card_id)?
+        .ok_or(CardError::Storage(StorageError::UnknownCard))?;
+    let seq = match unlock_seq {
+        Some(0) => return Err(CardError::ZeroUnlockSeq),
+        Some(seq) => seq,
+        None => match storage.card_unlock_status(&card_id)? {
+            Some(r) if r.state == CardUnlockState::Pending => r.unlock_seq,
+            _ => return Err(CardError::Storage(StorageError::NoPendingUnlockRequest)),
+        },
+    };
+    let auth = issuer.sign_unlock(UnlockAuthBody {
+        card_id: CardId(card_id),
+        unlock_seq: seq,
+        day: day_of(now),
+    });
+    let lifted_block = storage.card_unlock(&NewCardUnlock {
+        card_id,
+        unlock_seq: seq,
+        decided_by: decided_by.to_owned(),
+        auth: auth.to_bytes(),
+        pending_only: unlock_seq.is_none(),
+        now,
+    })?;
+    tracing::info!(
+        card = %CardId(card_id),
+        unlock_seq = seq,
+        decided_by,
+        lifted_block = lifted_block.as_deref().unwrap_or("none"),
+        "operator unlocked a card"
+    );
+    Ok(UnlockApproval {
+        card_id: CardId(card_id),
+        unlock_seq: seq,
+        auth,
+        lifted_block,
+    })
+}
+
+/// The operator refuses the card's pending unlock request, with a note for the owner
+/// (`bank-server admin card-refuse`). Blocking (storage).
+pub fn refuse_unlock(
+    storage: &dyn Storage,
+    card_id: [u8; 8],
+    decided_by: &str,
+    note: Option<&str>,
+    now: Timestamp,
+) -> Result<CardUnlockRequestRecord, CardError> {
+    let note = check_text("note", note)?;
+    let record = storage.card_unlock_refuse(&CardUnlockRefusal {
+        card_id,
+        decided_by: decided_by.to_owned(),
+        note,
+        now,
+    })?;
+    tracing::info!(
+        card = %CardId(card_id),
+        unlock_seq = record.unlock_seq,
+        decided_by,
+        "operator refused a card's unlock request"
+    );
+    Ok(record)
+}
+
+/// The wire form of a stored request.
+pub fn unlock_status_of(r: &CardUnlockRequestRecord) -> Result<UnlockStatus, CardError> {
+    let auth = r
+        .auth
+        .as_deref()
+        .map(UnlockAuth::parse)
+        .transpose()
+        .map_err(|_| CardError::Storage(StorageError::backend(CorruptAuth)))?;
+    Ok(UnlockStatus {
+        card_id: CardId(r.card_id),
+        unlock_seq: r.unlock_seq,
+        state: match r.state {
+            CardUnlockState::Pending => UnlockState::Pending,
+            CardUnlockState::Approved => UnlockState::Approved,
+            CardUnlockState::Refused => UnlockState::Refused,
+        },
+        reason: r.reason.clone(),
+        requested_at: r.requested_at,
+        decided_at: r.decided_at,
+        note: r.note.clone(),
+        auth,
+    })
+}
+
+async fn request_unlock(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<NewUnlockRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    owned_card(&bank, id, &auth).await?;
+    let req = body.into_inner();
+    if req.unlock_seq == 0 {
+        return Err(CardError::ZeroUnlockSeq);
+    }
+    let new = NewCardUnlockRequest {
+        card_id: id,
+        unlock_seq: req.unlock_seq,
+        account_id: auth.0.id,
+        reason: check_text("reason", req.reason.as_deref())?,
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let record =
+        blocking(move || b.storage.card_unlock_request(&new).map_err(CardError::from)).await?;
+    tracing::info!(
+        card = %CardId(id),
+        unlock_seq = record.unlock_seq,
+        state = ?record.state,
+        "card unlock requested"
+    );
+    Ok(HttpResponse::Ok().json(unlock_status_of(&record)?))
+}
+
+async fn unlock_status(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    owned_card(&bank, id, &auth).await?;
+    let b = bank.clone();
+    let record = blocking(move || b.storage.card_unlock_status(&id).map_err(CardError::from))
+        .await?
+        .ok_or(CardError::NoUnlockRequest)?;
+    Ok(HttpResponse::Ok().json(unlock_status_of(&record)?))
+}
+
+async fn unlock(
+    bank: web::Data<Bank>,
+    _admin: Admin,
+    path: web::Path<String>,
+    body: web::Json<UnlockRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let unlock_seq = body.into_inner().unlock_seq;
+    let b = bank.clone();
+    let approval = blocking(move || {
+        approve_unlock(
+            &*b.storage,
+            b.keys.card_issuer(),
+            id,
+            Some(unlock_seq),
+            "operator (admin token, HTTP)",
+            crate::now(),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(UnlockResponse {
+        auth: approval.auth,
+        unblocked: approval.lifted_block.is_some(),
     }))
 }

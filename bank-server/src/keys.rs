@@ -247,6 +247,18 @@ impl KeyFile {
         }))
     }
 
+    /// The card issuer of this file's issuer key.
+    pub fn card_issuer(&self) -> anyhow::Result<ecash_card::issuer::Issuer> {
+        let seed = self
+            .card_issuer_key
+            .as_ref()
+            .context("the key file has no card issuer key")?
+            .to_bytes();
+        Ok(ecash_card::issuer::Issuer::new(
+            ecash_card::IssuerKey::from_seed(&Zeroizing::new(seed)),
+        ))
+    }
+
     /// Writes the file atomically (temporary file, fsync, rename) with mode 0600.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let mut keysets = Vec::with_capacity(self.keysets.len());
@@ -434,21 +446,29 @@ impl Keys {
                 },
             );
         }
-        let card_seed = file
-            .card_issuer_key
-            .as_ref()
-            .context("the key file has no card issuer key")?
-            .to_bytes();
-        let card_issuer = ecash_card::issuer::Issuer::new(ecash_card::IssuerKey::from_seed(
-            &Zeroizing::new(card_seed),
-        ));
         Ok(Keys {
             currency,
             by_id,
             receipt_key: file.receipt_key.clone(),
-            card_issuer,
+            card_issuer: file.card_issuer()?,
         })
     }
+}
+
+/// The card issuer of an existing key file, for the operator commands that sign
+/// (`bank-server admin card-unlock`); creates nothing.
+pub fn card_issuer(config: &Config) -> anyhow::Result<ecash_card::issuer::Issuer> {
+    let path = config
+        .key_file_path()
+        .context("signing needs the key file (a database file or --key-file)")?;
+    KeyFile::load(&path)?
+        .with_context(|| {
+            format!(
+                "no key file at {}: start the server once first",
+                path.display()
+            )
+        })?
+        .card_issuer()
 }
 
 fn new_set(config: &Config, now: Timestamp) -> anyhow::Result<Vec<KeyPair>> {

@@ -6,6 +6,9 @@
 //! bank-server audit
 //! bank-server admin credit <user> <amount>
 //! bank-server admin make-merchant <user> [--name "Shop name"]
+//! bank-server admin card-requests
+//! bank-server admin card-unlock <card_id> [--seq N]
+//! bank-server admin card-refuse <card_id> [--note "why"]
 //! ```
 
 use std::io::Write;
@@ -129,6 +132,59 @@ enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// List the cards' pending unlock requests (owners asking to reopen a locked card).
+    CardRequests,
+    /// Approve a card's pending unlock request: sign UNLOCK for the number it asks
+    /// for; the owner's wallet fetches it and applies it to the card.
+    CardUnlock {
+        /// The card id (16 hex digits).
+        card_id: String,
+        /// Sign for this unlock number instead (the card's GET STATUS
+        /// next_unlock_seq), whether or not anyone asked.
+        #[arg(long)]
+        seq: Option<u32>,
+    },
+    /// Refuse a card's pending unlock request.
+    CardRefuse {
+        /// The card id (16 hex digits).
+        card_id: String,
+        /// Why, for the owner (shown in their wallet).
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+/// Who decides at the command line, for the record.
+fn cli_operator() -> String {
+    match std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        Ok(user) if !user.is_empty() => format!("operator (CLI, {user})"),
+        _ => "operator (CLI)".to_owned(),
+    }
+}
+
+fn card_id_arg(s: &str) -> anyhow::Result<[u8; 8]> {
+    bank_server::cards::parse_card_id(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+}
+
+fn admin_card_requests(storage: &dyn bank_server::storage::Storage) -> anyhow::Result<()> {
+    let pending = storage.card_unlock_requests_pending()?;
+    if pending.is_empty() {
+        println!("no pending unlock requests");
+        return Ok(());
+    }
+    println!("card              owner             seq  requested             blocked  reason");
+    for r in pending {
+        println!(
+            "{:<16}  {:<16}  {:>3}  {}  {:<7}  {}",
+            ecash_card::CardId(r.card_id),
+            r.owner,
+            r.unlock_seq,
+            r.requested_at,
+            if r.blocked.is_some() { "yes" } else { "no" },
+            r.reason.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
 }
 
 fn base_config(g: &GlobalArgs) -> anyhow::Result<Config> {
@@ -273,6 +329,53 @@ async fn run() -> anyhow::Result<ExitCode> {
                 .merchant_name(account.id)?
                 .unwrap_or_else(|| account.username.clone());
             println!("{username} is a merchant: contracts show {shown:?}");
+        }
+        Some(Command::Admin {
+            command: AdminCommand::CardRequests,
+        }) => {
+            let storage = bank_server::open_storage(&base_config(g)?)?;
+            admin_card_requests(&*storage)?;
+        }
+        Some(Command::Admin {
+            command: AdminCommand::CardUnlock { card_id, seq },
+        }) => {
+            let id = card_id_arg(&card_id)?;
+            let config = base_config(g)?;
+            let issuer = bank_server::keys::card_issuer(&config)?;
+            let storage = bank_server::open_storage(&config)?;
+            let done = bank_server::cards::approve_unlock(
+                &*storage,
+                &issuer,
+                id,
+                seq,
+                &cli_operator(),
+                bank_server::now(),
+            )?;
+            println!(
+                "card {}: unlock {} approved; the owner's wallet applies it at its next sync",
+                done.card_id, done.unlock_seq
+            );
+            if let Some(reason) = done.lifted_block {
+                println!("lifted the bank-side block ({reason})");
+            }
+        }
+        Some(Command::Admin {
+            command: AdminCommand::CardRefuse { card_id, note },
+        }) => {
+            let id = card_id_arg(&card_id)?;
+            let storage = bank_server::open_storage(&base_config(g)?)?;
+            let r = bank_server::cards::refuse_unlock(
+                &*storage,
+                id,
+                &cli_operator(),
+                note.as_deref(),
+                bank_server::now(),
+            )?;
+            println!(
+                "card {}: unlock request {} refused",
+                ecash_card::CardId(r.card_id),
+                r.unlock_seq
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

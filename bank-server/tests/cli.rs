@@ -1,11 +1,13 @@
-//! The command line: `admin credit`, `audit` (clean and tampered), `keys rotate`.
+//! The command line: `admin credit`, `audit` (clean and tampered), `keys rotate`,
+//! and the operator's card unlock decisions (`admin card-requests | card-unlock |
+//! card-refuse`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use bank_server::storage::NewAccount;
+use bank_server::storage::{AccountId, CardUnlockState, NewAccount, NewCard, NewCardUnlockRequest};
 use bank_server::{Bank, Config, Database, now};
 use ecash_shared::{Amount, Currency};
 
@@ -24,6 +26,23 @@ fn cli(db: &Path, args: &[&str]) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Opens alice's account through the library.
+fn alice(bank: &Bank) -> AccountId {
+    bank.storage
+        .create_account(&NewAccount {
+            username: "alice".into(),
+            password_hash: "x".into(),
+            merchant: false,
+            currency: Currency::EUR,
+            created_at: now(),
+        })
+        .unwrap()
 }
 
 fn config(db: &Path) -> Config {
@@ -46,15 +65,7 @@ fn credit_audit_rotate() {
 
     // A bank with one account, made through the library.
     let bank = Bank::open(config(&db)).unwrap();
-    bank.storage
-        .create_account(&NewAccount {
-            username: "alice".into(),
-            password_hash: "x".into(),
-            merchant: false,
-            currency: Currency::EUR,
-            created_at: now(),
-        })
-        .unwrap();
+    alice(&bank);
     let keysets_before = bank.storage.keysets().unwrap();
     assert_eq!(keysets_before.len(), 3);
     drop(bank);
@@ -111,4 +122,131 @@ fn credit_audit_rotate() {
     let out = cli(&db, &["audit"]);
     assert!(!out.status.success());
     assert!(stdout(&out).contains("problem:"), "{}", stdout(&out));
+}
+
+#[test]
+fn card_unlock_requests_listed_refused_and_approved() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bank.sqlite");
+    let card = [0xab, 0xcd, 1, 2, 3, 4, 5, 6];
+    let hex = "abcd010203040506";
+    // A card of alice's whose owner asked to reopen it (the HTTP side is tested in
+    // ecash-tests' card_recovery).
+    let bank = Bank::open(config(&db)).unwrap();
+    let alice = alice(&bank);
+    let card_pub = ecash_card::CardKey::generate().unwrap().public();
+    let cert = bank.keys.card_issuer().certify(
+        ecash_card::CardId(card),
+        card_pub,
+        bank_server::cards::profile(ecash_card::Mode::Personal, Currency::EUR),
+    );
+    bank.storage
+        .create_card(&NewCard {
+            id: card,
+            card_pub: card_pub.to_bytes(),
+            account_id: alice,
+            mode: "personal".into(),
+            currency: Currency::EUR,
+            cert: cert.to_bytes(),
+            now: now(),
+        })
+        .unwrap();
+    let ask = |seq: u32| NewCardUnlockRequest {
+        card_id: card,
+        unlock_seq: seq,
+        account_id: alice,
+        reason: Some("typed 60 for 6".into()),
+        now: now(),
+    };
+    bank.storage.card_unlock_request(&ask(1)).unwrap();
+    let issuer_key = bank.keys.card_issuer().public_key();
+    drop(bank);
+
+    let out = cli(&db, &["admin", "card-requests"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed = stdout(&out);
+    assert!(
+        listed.contains(hex) && listed.contains("alice") && listed.contains("typed 60 for 6"),
+        "{listed}"
+    );
+
+    // Refused, with a note; then nothing is pending and nothing can be approved as such.
+    let out = cli(
+        &db,
+        &["admin", "card-refuse", hex, "--note", "call the bank"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("refused"), "{}", stdout(&out));
+    let out = cli(&db, &["admin", "card-requests"]);
+    assert!(
+        stdout(&out).contains("no pending unlock requests"),
+        "{}",
+        stdout(&out)
+    );
+    for args in [
+        &["admin", "card-unlock", hex][..],
+        &["admin", "card-refuse", hex],
+    ] {
+        let out = cli(&db, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            stderr(&out).contains("no pending unlock request"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Bad input changes nothing.
+    let long = "x".repeat(201);
+    for args in [
+        &["admin", "card-unlock", "xyz"][..],
+        &["admin", "card-unlock", "0000000000000000"],
+        &["admin", "card-unlock", hex, "--seq", "0"],
+        &["admin", "card-unlock", hex, "--seq", "-1"],
+        &["admin", "card-refuse", hex, "--note", &long],
+    ] {
+        let out = cli(&db, args);
+        assert!(!out.status.success(), "{args:?}: {}", stdout(&out));
+        assert!(!stderr(&out).is_empty(), "{args:?}");
+    }
+    let storage = bank_server::open_storage(&config(&db)).unwrap();
+    let refused = storage.card_unlock_status(&card).unwrap().unwrap();
+    assert_eq!(
+        (refused.state, refused.unlock_seq, refused.note.as_deref()),
+        (CardUnlockState::Refused, 1, Some("call the bank"))
+    );
+    assert!(refused.decided_by.unwrap().contains("CLI"));
+
+    // The card locks again later; its owner asks for number 2, the operator approves.
+    storage.card_unlock_request(&ask(2)).unwrap();
+    drop(storage);
+    let out = cli(&db, &["admin", "card-unlock", hex]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains(&format!("card {hex}: unlock 2 approved")),
+        "{}",
+        stdout(&out)
+    );
+    let storage = bank_server::open_storage(&config(&db)).unwrap();
+    let approved = storage.card_unlock_status(&card).unwrap().unwrap();
+    assert_eq!(
+        (approved.state, approved.unlock_seq),
+        (CardUnlockState::Approved, 2)
+    );
+    let auth = ecash_card::risk::UnlockAuth::parse(&approved.auth.unwrap()).unwrap();
+    auth.verify_issuer(&issuer_key).unwrap();
+    assert_eq!((auth.body.card_id.0, auth.body.unlock_seq), (card, 2));
+    drop(storage);
+
+    // An unasked number with --seq: signed and shown to the owner the same way.
+    let out = cli(&db, &["admin", "card-unlock", hex, "--seq", "3"]);
+    assert!(out.status.success(), "{out:?}");
+    let storage = bank_server::open_storage(&config(&db)).unwrap();
+    let unasked = storage.card_unlock_status(&card).unwrap().unwrap();
+    assert_eq!(
+        (unasked.state, unasked.unlock_seq, unasked.asked_by_owner),
+        (CardUnlockState::Approved, 3, false)
+    );
+    drop(storage);
+    let out = cli(&db, &["audit"]);
+    assert!(out.status.success(), "{}", stdout(&out));
 }

@@ -8,14 +8,26 @@
 //! | `POST /v1/cards` (bearer) | [`CertifyRequest`] | [`CertifyResponse`] |
 //! | `POST /v1/cards/{id}/loads` (bearer, the card's owner) | [`LoadRequest`] | [`LoadResponse`] |
 //! | `POST /v1/cards/{id}/unloads` (bearer, the proof's destination) | [`UnloadRequest`] | [`UnloadResponse`] |
+//! | `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) | [`LoadsQuery`] | [`LoadsResponse`] |
+//! | `POST /v1/cards/{id}/exceptions` (bearer, the card's owner) | [`ExceptionsRequest`] | [`ExceptionsResponse`] |
+//! | `POST /v1/cards/{id}/unlock` (operator token) | [`UnlockRequest`] | [`UnlockResponse`] |
+//! | `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner) | [`NewUnlockRequest`] | [`UnlockStatus`] |
+//! | `GET /v1/cards/{id}/unlock` (bearer, the card's owner) | – | [`UnlockStatus`] (`NO_UNLOCK_REQUEST` when there is none) |
 
+use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency};
 use serde::{Deserialize, Serialize};
 
 use crate::cert::{CardCert, Mode};
+use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::keys::{CardId, CardPublicKey, IssuerPublicKey};
 use crate::load::LoadAuth;
+use crate::risk::UnlockAuth;
 use crate::unload::UnloadProof;
+
+/// Most load authorizations one `GET /v1/cards/{id}/loads` answers; ask again from the
+/// last one's `load_seq + 1` for more.
+pub const LOADS_PAGE_MAX: usize = 100;
 
 /// `GET /v1/cards/issuer`: the key written into every card at INITIALIZE.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,4 +96,121 @@ pub struct UnloadResponse {
     pub unload_seq: u32,
     /// Amount credited (once).
     pub amount: Amount,
+}
+
+/// The query of `GET /v1/cards/{id}/loads?from=N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadsQuery {
+    /// The first load number wanted (≥ 1): the card's next one (GET STATUS
+    /// `next_load_seq`) to fetch what it has not loaded yet.
+    pub from: u32,
+}
+
+/// Stored load authorizations (bank loads and recoveries) from `from` on, in order,
+/// at most [`LOADS_PAGE_MAX`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadsResponse {
+    /// Consecutive load numbers starting at `from` (empty: nothing stored from there).
+    pub loads: Vec<LoadAuth>,
+}
+
+/// `POST /v1/cards/{id}/exceptions`: the card's exception log as GET EXCEPTION read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionsRequest {
+    /// Card-signed records of this card (at most
+    /// [`EXCEPTION_LOG_CAPACITY`](crate::exception::EXCEPTION_LOG_CAPACITY) distinct ids).
+    pub records: Vec<ExceptionRecord>,
+}
+
+/// What the bank did with an exception log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionsResponse {
+    /// The clearance naming exactly the ids of the records sent (all stored now or
+    /// before), for CLEAR EXCEPTIONS; none when no record was sent.
+    pub clear: Option<ClearAuth>,
+    /// The recovery loads (kind `Recovery`, for the payer card) of the transfers these
+    /// records name that were proven lost, whether by this upload or an earlier one.
+    /// The payer card loads them in `load_seq` order, like any load (see
+    /// `GET /v1/cards/{id}/loads`).
+    pub recovered: Vec<LoadAuth>,
+}
+
+/// `POST /v1/cards/{id}/unlock` (operator): reopen a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    /// The card's next unlock number (GET STATUS `next_unlock_seq`).
+    pub unlock_seq: u32,
+}
+
+/// The operator's decision, signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockResponse {
+    /// The issuer-signed UNLOCK authorization for the card.
+    pub auth: UnlockAuth,
+    /// Whether this also lifted a bank-side block (a card caught cloned).
+    pub unblocked: bool,
+}
+
+/// Longest [`NewUnlockRequest::reason`] (and operator's note), in characters.
+pub const UNLOCK_REASON_MAX_CHARS: usize = 200;
+
+/// `POST /v1/cards/{id}/unlock-requests` (the card's owner): ask the bank to reopen a
+/// card its risk rules locked. One request per `(card, unlock_seq)`: asking again
+/// answers the stored one; asking for another number gives the pending one up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnlockRequest {
+    /// The card's next unlock number (GET STATUS `next_unlock_seq`, ≥ 1).
+    pub unlock_seq: u32,
+    /// Why, for the operator: at most [`UNLOCK_REASON_MAX_CHARS`] characters, no
+    /// control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Where an unlock request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum UnlockState {
+    /// Waiting for the operator.
+    Pending,
+    /// The operator approved: [`UnlockStatus::auth`] is the signed UNLOCK.
+    Approved,
+    /// The operator refused ([`UnlockStatus::note`] may say why).
+    Refused,
+}
+
+/// A card's unlock request (`GET /v1/cards/{id}/unlock`: the pending one, else the
+/// latest decided; the answer of `POST …/unlock-requests` too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockStatus {
+    /// The card.
+    pub card_id: CardId,
+    /// The unlock number asked for. An approval is of use only while the card still
+    /// expects this number (GET STATUS `next_unlock_seq`); after that it is stale.
+    pub unlock_seq: u32,
+    /// Where it stands.
+    pub state: UnlockState,
+    /// The owner's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When it was asked for (an operator's unasked unlock: when decided).
+    pub requested_at: Timestamp,
+    /// When the operator decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+    /// The operator's note on a refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Approved: the issuer-signed UNLOCK for `unlock_seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<UnlockAuth>,
 }

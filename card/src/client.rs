@@ -1,14 +1,26 @@
 //! Async purse client over any [`CardTransport`]: what the wallet page (and a shop
 //! terminal) calls. [`transfer`] runs the five-step protocol between two purses, each
 //! on its own transport (two virtual cards, a virtual card and a bridged reader, …).
+//!
+//! Settling with the bank goes through a [`CardBank`] (the bank's card endpoints, over
+//! whatever HTTP client the host has): [`PurseClient::settle_exceptions`] uploads the
+//! exception log and applies the clearance, [`PurseClient::fetch_loads`] loads every
+//! authorization the bank holds for the card from its next load number (a load whose
+//! answer was lost, recovery loads of value lost in flight), and
+//! [`PurseClient::sync_with_bank`] does both — after
+//! [`PurseClient::apply_unlock`], which reopens a purse its risk rules locked once the
+//! bank approved the owner's [`PurseClient::request_unlock`] (a locked purse takes no
+//! load).
 
 use ecash_shared::{Amount, Currency};
 
 use crate::Error;
 use crate::apdu::{Command, Response};
+use crate::api::{ExceptionsResponse, NewUnlockRequest, UnlockState, UnlockStatus};
 use crate::cert::CardCert;
 use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::host::{cmd, parse_select};
+use crate::keys::CardId;
 use crate::load::{LoadAuth, LoadReceipt};
 use crate::log::LogEntry;
 use crate::pin::Pin;
@@ -17,6 +29,97 @@ use crate::risk::UnlockAuth;
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::transport::{CardHandle, CardTransport};
 use crate::unload::{UnloadOrder, UnloadProof};
+
+/// The bank's card endpoints a purse settles through (bearer: the card's owner).
+/// Errors are [`Error::Bank`] with the bank's `{code, detail}` or why it was unreachable.
+#[allow(async_fn_in_trait)] // Futures are not Send in the browser; no caller needs Send.
+pub trait CardBank {
+    /// `POST /v1/cards/{id}/exceptions` with these records.
+    async fn upload_exceptions(
+        &self,
+        card_id: CardId,
+        records: Vec<ExceptionRecord>,
+    ) -> Result<ExceptionsResponse, Error>;
+
+    /// `GET /v1/cards/{id}/loads?from=N`: stored authorizations from `from` on, in order.
+    async fn loads_from(&self, card_id: CardId, from: u32) -> Result<Vec<LoadAuth>, Error>;
+
+    /// `POST /v1/cards/{id}/unlock-requests`: ask the operator to reopen the card.
+    async fn request_unlock(
+        &self,
+        card_id: CardId,
+        request: &NewUnlockRequest,
+    ) -> Result<UnlockStatus, Error>;
+
+    /// `GET /v1/cards/{id}/unlock`: the card's current unlock request; `None` when the
+    /// bank answers `NO_UNLOCK_REQUEST` (nobody asked).
+    async fn unlock_status(&self, card_id: CardId) -> Result<Option<UnlockStatus>, Error>;
+}
+
+/// What [`PurseClient::apply_unlock`] found, and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnlockOutcome {
+    /// The purse is not locked; the bank was not asked.
+    #[default]
+    NotLocked,
+    /// Locked, and the bank holds no unlock request for it: ask with
+    /// [`PurseClient::request_unlock`].
+    NotRequested,
+    /// Locked; the request for the card's unlock number awaits the operator.
+    Pending {
+        /// The number asked for.
+        unlock_seq: u32,
+    },
+    /// Locked; the operator approved the request for the card's unlock number, and
+    /// [`PurseClient::apply_unlock`] will apply it (only
+    /// [`PurseClient::check_unlock`] answers this).
+    Approved {
+        /// The number approved.
+        unlock_seq: u32,
+    },
+    /// Locked; the operator refused the request for the card's unlock number.
+    Refused {
+        /// The number asked for.
+        unlock_seq: u32,
+        /// The operator's note.
+        note: Option<String>,
+    },
+    /// Locked; the bank's latest request or approval is for another unlock number
+    /// (one already used, or asked for by a stale page): nothing applied, ask again.
+    Stale {
+        /// The number of the bank's request.
+        bank: u32,
+        /// The number the card expects.
+        card: u32,
+    },
+    /// The approved UNLOCK was applied: the purse is open again.
+    Unlocked {
+        /// The number used.
+        unlock_seq: u32,
+    },
+}
+
+/// What [`PurseClient::sync_with_bank`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Whether the purse was locked, and what became of it (first: a locked purse
+    /// takes no load).
+    pub unlock: UnlockOutcome,
+    /// Exception records the bank stored and the card then cleared.
+    pub cleared: usize,
+    /// The load receipts of the authorizations loaded, in order.
+    pub loaded: Vec<LoadReceipt>,
+}
+
+impl SyncReport {
+    /// Total value loaded.
+    pub fn loaded_value(&self) -> Result<Amount, Error> {
+        Ok(Amount::checked_sum(
+            self.loaded.iter().map(|r| r.body.amount),
+        )?)
+    }
+}
 
 /// A connected, selected purse.
 #[derive(Debug)]
@@ -137,6 +240,152 @@ impl<T: CardTransport> PurseClient<T> {
     /// CLEAR EXCEPTIONS with an issuer authorization.
     pub async fn clear_exceptions(&mut self, auth: &ClearAuth) -> Result<(), Error> {
         self.exchange(&cmd::clear_exceptions(auth)).await.map(drop)
+    }
+
+    /// Reads the exception log (GET EXCEPTION), uploads it to the bank and applies the
+    /// clearance it answers (CLEAR EXCEPTIONS): the card drops exactly the records the
+    /// bank stored. Returns how many were cleared. Safe to repeat: the bank stores each
+    /// record once and answers a repeat the same way.
+    pub async fn settle_exceptions<B: CardBank>(&mut self, bank: &B) -> Result<usize, Error> {
+        let records = self.exceptions().await?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let card_id = self.require_cert()?.card_id;
+        let answer = bank.upload_exceptions(card_id, records).await?;
+        match answer.clear {
+            Some(clear) => {
+                self.clear_exceptions(&clear).await?;
+                Ok(clear.body.ids.len())
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// Loads, in order, every authorization the bank holds for this card from its next
+    /// load number on (GET STATUS `next_load_seq`): a bank load whose answer never
+    /// reached the card, recovery loads. Stops at the first the card refuses (e.g. over
+    /// its balance cap) with that error; what was loaded before stays loaded.
+    pub async fn fetch_loads<B: CardBank>(&mut self, bank: &B) -> Result<Vec<LoadReceipt>, Error> {
+        let card_id = self.require_cert()?.card_id;
+        let mut receipts = Vec::new();
+        loop {
+            let next = self.status().await?.next_load_seq;
+            let auths = bank.loads_from(card_id, next).await?;
+            if auths.is_empty() {
+                return Ok(receipts);
+            }
+            // Each round loads at least one authorization (or fails), so the card's
+            // next number grows and the loop ends when the bank has nothing more.
+            for auth in &auths {
+                receipts.push(self.load(auth).await?);
+            }
+        }
+    }
+
+    /// Asks the bank to reopen this purse: a request for the card's next unlock number
+    /// (GET STATUS `next_unlock_seq`), with the owner's `reason`. The bank keeps one
+    /// request per number, so asking again is harmless; the answer says where it
+    /// stands. The card's lock is not checked here (the bank cannot see it either).
+    pub async fn request_unlock<B: CardBank>(
+        &mut self,
+        bank: &B,
+        reason: Option<String>,
+    ) -> Result<UnlockStatus, Error> {
+        let card_id = self.require_cert()?.card_id;
+        let unlock_seq = self.status().await?.next_unlock_seq;
+        bank.request_unlock(card_id, &NewUnlockRequest { unlock_seq, reason })
+            .await
+    }
+
+    /// If the purse is locked, asks the bank where its unlock request stands, without
+    /// touching the card: what [`apply_unlock`](Self::apply_unlock) would do.
+    pub async fn check_unlock<B: CardBank>(&mut self, bank: &B) -> Result<UnlockOutcome, Error> {
+        Ok(self.unlock_decision(bank).await?.0)
+    }
+
+    /// If the purse is locked, asks the bank where its unlock request stands and, once
+    /// approved for the number the card expects, applies the UNLOCK (the card checks
+    /// the issuer's signature, its id and the number). An approval for another number
+    /// is stale — already used, or for an earlier lock — and is left alone, so
+    /// repeating this is harmless.
+    pub async fn apply_unlock<B: CardBank>(&mut self, bank: &B) -> Result<UnlockOutcome, Error> {
+        match self.unlock_decision(bank).await? {
+            (UnlockOutcome::Approved { unlock_seq }, Some(auth)) => {
+                self.unlock(&auth).await?;
+                Ok(UnlockOutcome::Unlocked { unlock_seq })
+            }
+            (outcome, _) => Ok(outcome),
+        }
+    }
+
+    /// The purse's lock as the bank sees it, with the approved UNLOCK (checked to be
+    /// for this card and the number it expects) when there is one.
+    async fn unlock_decision<B: CardBank>(
+        &mut self,
+        bank: &B,
+    ) -> Result<(UnlockOutcome, Option<UnlockAuth>), Error> {
+        let status = self.status().await?;
+        if status.lock.is_none() {
+            return Ok((UnlockOutcome::NotLocked, None));
+        }
+        let card_id = self.require_cert()?.card_id;
+        let Some(answer) = bank.unlock_status(card_id).await? else {
+            return Ok((UnlockOutcome::NotRequested, None));
+        };
+        let card = status.next_unlock_seq;
+        if answer.card_id != card_id || answer.unlock_seq != card {
+            let stale = UnlockOutcome::Stale {
+                bank: answer.unlock_seq,
+                card,
+            };
+            return Ok((stale, None));
+        }
+        Ok(match answer.state {
+            UnlockState::Pending => (UnlockOutcome::Pending { unlock_seq: card }, None),
+            UnlockState::Refused => {
+                let refused = UnlockOutcome::Refused {
+                    unlock_seq: card,
+                    note: answer.note,
+                };
+                (refused, None)
+            }
+            UnlockState::Approved => {
+                let auth = answer.auth.ok_or(Error::Bank(
+                    "the bank approved the unlock but sent no authorization".to_owned(),
+                ))?;
+                if auth.body.card_id != card_id || auth.body.unlock_seq != card {
+                    return Err(Error::Mismatch(
+                        "the bank's UNLOCK is for another card or number",
+                    ));
+                }
+                (UnlockOutcome::Approved { unlock_seq: card }, Some(auth))
+            }
+        })
+    }
+
+    /// [`apply_unlock`](Self::apply_unlock), [`settle_exceptions`](Self::settle_exceptions),
+    /// then [`fetch_loads`](Self::fetch_loads) unless the purse is still locked. To
+    /// recover a transfer between two purses of one holder, settle both purses'
+    /// exceptions before fetching the loads (the recovery exists once both records
+    /// reached the bank).
+    pub async fn sync_with_bank<B: CardBank>(&mut self, bank: &B) -> Result<SyncReport, Error> {
+        let unlock = self.apply_unlock(bank).await?;
+        let cleared = self.settle_exceptions(bank).await?;
+        let still_locked = !matches!(
+            unlock,
+            UnlockOutcome::NotLocked | UnlockOutcome::Unlocked { .. }
+        );
+        let loaded = if still_locked {
+            Vec::new()
+        } else {
+            self.fetch_loads(bank).await?
+        };
+        Ok(SyncReport {
+            unlock,
+            cleared,
+            loaded,
+        })
     }
 
     /// ABORT the transfer in progress (0 nothing, 1 start dropped, 2 exception logged).

@@ -5,15 +5,15 @@
 //! of the records the bank must keep — the tests use it as "the bank", and its methods
 //! spell out what the bank's endpoints must do with their database:
 //!
-//! | ledger method | bank endpoint (to be wired) | bank must store |
+//! | ledger method | bank endpoint (`bank-server`'s `cards` module) | bank must store |
 //! |---|---|---|
 //! | [`Ledger::certify`] | `POST /v1/cards` {card_pub, mode} → cert | card id (unique), cert |
 //! | [`Ledger::authorize_load`] | `POST /v1/cards/{id}/loads` {amount, payment} → auth | `(card_id, load_seq)` unique, amount, kind — before answering |
 //! | [`Ledger::loads_from`] | `GET /v1/cards/{id}/loads?from=seq` | – (re-send stored auths) |
 //! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique, with the proof (a different proof for a used number = cloned card) |
 //! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
-//! | [`Ledger::recover`] | (same call, or a periodic job) | `(payer, payer_seq)` recovered once |
-//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision) | the decision (audit) |
+//! | [`Ledger::recover`] | (the same call, in its transaction) | `(payer, payer_seq)` recovered once |
+//! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock-requests` {unlock_seq} (the owner asks), `bank-server admin card-unlock` or `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision), `GET /v1/cards/{id}/unlock` (the owner's wallet fetches it) | the request, once per `(card_id, unlock_seq)`, and the decision (audit) |
 //!
 //! Money: a bank load takes money from the customer (coins deposited or an account
 //! debited) into a "cards outstanding" liability; an unload moves it back to an account;

@@ -20,7 +20,8 @@
 //! - [`pin`] — PIN/PUK fields and retry counters (constant-time, zeroized).
 //! - [`issuer`] — the bank's side: signing, and a reference ledger of what it must store.
 //! - [`host`] — command builders and synchronous helpers against a [`Card`].
-//! - [`client`] — async purse client over any [`transport::CardTransport`], and `transfer`.
+//! - [`client`] — async purse client over any [`transport::CardTransport`], `transfer`, and
+//!   settling with the bank (exception log upload, pending loads) over a [`client::CardBank`].
 //! - [`virtual_card`] — the purse in memory, committed to a store (memory, JSON file).
 //! - [`transport`] — readers: virtual, CCID (WebUSB), HID (WebHID), the localhost bridge.
 //! - [`wire`] — bounds-checked big-endian field encoding.
@@ -87,4 +88,7 @@ pub enum Error {
     /// Persisting the card state failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The bank (issuer) could not be reached or refused (see [`client::CardBank`]).
+    #[error("bank: {0}")]
+    Bank(String),
 }

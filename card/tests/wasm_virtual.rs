@@ -1,10 +1,16 @@
 //! The card stack in headless Chromium: virtual purses in a virtual reader paying each
 //! other, state persisted as JSON and restored, fresh card keys from the browser's
 //! randomness, an asynchronous store committing before each answer, CCID and HID
-//! emulators behind the same client, and the WebUSB, WebHID and bridge glue failing
-//! cleanly when no device or bridge is there.
+//! emulators behind the same client, the WebUSB, WebHID and bridge glue failing
+//! cleanly when no device or bridge is there, and the page's bridge client paying
+//! through a real `card-bridge` to a purse in a PC/SC reader.
 //!
 //! Run: `cargo test -p ecash-card --target wasm32-unknown-unknown --test wasm_virtual`.
+//! The bridge test needs a running `card-bridge serve` (with pcscd, vsmartcard-vpcd and
+//! `card-bridge virtual-card` in a reader) allowing this page's origin: build with
+//! `ECASH_TEST_BRIDGE_URL` and `ECASH_TEST_BRIDGE_TOKEN` and run with
+//! `WASM_BINDGEN_TEST_ADDRESS` fixing the page's origin; `scripts/test-wasm.sh` does all
+//! that. Without them it prints a notice and passes without checking anything.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 #![cfg(target_arch = "wasm32")]
 
@@ -15,6 +21,9 @@ use ecash_card::apdu::Sw;
 use ecash_card::cert::Mode;
 use ecash_card::client::{self, PurseClient};
 use ecash_card::host;
+use ecash_card::host::cmd;
+use ecash_card::load::LoadKind;
+use ecash_card::purse::ATR;
 use ecash_card::transfer::Purpose;
 use ecash_card::transport::CardTransport;
 use ecash_card::transport::ccid::{CcidReader, CcidReaderEmulator};
@@ -22,7 +31,7 @@ use ecash_card::transport::hid::{HidToken, HidTokenEmulator};
 use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::transport::web::{self, BridgeTransport, DeviceFilter};
 use ecash_card::virtual_card::MemoryStore;
-use ecash_card::{Error, VirtualCard};
+use ecash_card::{CardPublicKey, Error, VirtualCard};
 use ecash_shared::Amount;
 use wasm_bindgen_test::*;
 
@@ -166,4 +175,96 @@ async fn browser_device_glue_fails_cleanly_without_devices() {
             .await
             .is_err()
     );
+}
+
+async fn sleep(ms: i32) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    wasm_bindgen_futures::JsFuture::from(p).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn the_page_pays_through_a_real_card_bridge() {
+    let (Some(url), Some(token)) = (
+        option_env!("ECASH_TEST_BRIDGE_URL"),
+        option_env!("ECASH_TEST_BRIDGE_TOKEN"),
+    ) else {
+        console_log!(
+            "SKIPPED the_page_pays_through_a_real_card_bridge: build with \
+             ECASH_TEST_BRIDGE_URL and ECASH_TEST_BRIDGE_TOKEN (scripts/test-wasm.sh)"
+        );
+        return;
+    };
+    // The bridge wants its session token.
+    assert!(
+        BridgeTransport::connect(url, "not-the-token")
+            .await
+            .is_err()
+    );
+    let mut bridge = BridgeTransport::connect(url, token).await.unwrap();
+    // The purse in the vpcd reader (pcscd may take a moment to see it).
+    let mut reader = None;
+    for _ in 0..100 {
+        let readers = bridge.list_readers().await.unwrap();
+        reader = readers.into_iter().find(|r| r.card_present).map(|r| r.name);
+        if reader.is_some() {
+            break;
+        }
+        sleep(100).await;
+    }
+    let reader = reader.expect("no card in any reader behind the bridge");
+    let connected = bridge.connect(&reader).await.unwrap();
+    assert_eq!(connected.atr, ATR, "the purse's ATR through pcscd and vpcd");
+    bridge.disconnect(connected.handle).await.unwrap();
+
+    // A blank purse (a fresh state file): initialized, certified and personalized
+    // through the bridge, then loaded.
+    let mut ledger = ledger();
+    let mut far = PurseClient::connect(bridge.clone(), &reader).await.unwrap();
+    assert!(
+        far.cert().is_none(),
+        "the purse behind the bridge is not blank"
+    );
+    let key = far
+        .exchange(&cmd::initialize(&ledger.issuer().public_key()))
+        .await
+        .unwrap();
+    let card_pub = CardPublicKey::from_bytes(&key.try_into().unwrap()).unwrap();
+    let cert = ledger
+        .certify(card_id(7), card_pub, profile(Mode::Personal))
+        .unwrap();
+    far.exchange(&cmd::personalize(&cert, &pin(), &puk()))
+        .await
+        .unwrap();
+    assert_eq!(far.select().await.unwrap(), Some(&cert));
+    let auth = ledger
+        .authorize_load(cert.card_id, eur(900), LoadKind::Bank)
+        .unwrap();
+    far.load(&auth).await.unwrap();
+
+    // It pays a purse in this page, and is paid back.
+    let (near, _) = issue(&mut ledger, 8, Mode::Terminal);
+    let page = VirtualReader::new();
+    page.insert("here", near);
+    let mut near = PurseClient::connect(page, "here").await.unwrap();
+    far.verify_pin(&pin()).await.unwrap();
+    client::transfer(&mut far, &mut near, eur(300), Purpose::Payment, 20_000)
+        .await
+        .unwrap();
+    near.verify_pin(&pin()).await.unwrap();
+    client::transfer(&mut near, &mut far, eur(100), Purpose::Refund, 20_000)
+        .await
+        .unwrap();
+    assert_eq!(far.balance().await.unwrap().0, eur(700));
+    assert_eq!(near.balance().await.unwrap().0, eur(200));
+    // A wrong PIN is the card's answer, through the whole stack.
+    let wrong = ecash_card::Pin::new("9999").unwrap();
+    assert!(matches!(
+        far.verify_pin(&wrong).await.unwrap_err(),
+        Error::Status(sw) if sw.retries().is_some()
+    ));
+    far.disconnect().await.unwrap();
 }

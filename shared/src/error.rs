@@ -101,6 +101,8 @@ error_codes! {
     RefundAlreadyClaimed = 409, "The refund has already been claimed.";
     /// A refund larger than what is left of the payment.
     RefundTooLarge = 400, "The refund is larger than the payment.";
+    /// A card has no unlock request (to show), or none pending (to decide).
+    NoUnlockRequest = 404, "The card has no unlock request (none pending, for a decision).";
     /// Too many requests from this client.
     RateLimited = 429, "Too many requests; try again shortly.";
     /// A bug or an unavailable dependency on the server; nothing was changed.

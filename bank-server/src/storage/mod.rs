@@ -121,6 +121,18 @@ pub enum StorageError {
     /// copy of the card (a cloned virtual card) can sign that.
     #[error("unload {0} was already credited with a different proof: cloned card")]
     CardCloned(u32),
+    /// The bank blocked the card (the reason): nothing is done for it until an
+    /// operator unlocks it.
+    #[error("this card is blocked by the bank ({0}); an operator must unlock it")]
+    CardBlocked(String),
+    /// A load number that holds a recovery load: the card must load that first.
+    #[error(
+        "load {0} is a recovery of a lost transfer: fetch it (GET /v1/cards/{{id}}/loads?from={0}) and load it onto the card first"
+    )]
+    CardLoadIsRecovery(u32),
+    /// No unlock request of the card to decide (none pending), or none to show.
+    #[error("card has no pending unlock request")]
+    NoPendingUnlockRequest,
     /// The backend failed (I/O, corruption, a bug).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -149,8 +161,11 @@ impl ApiError for StorageError {
             StorageError::CardKeyTaken => ErrorCode::Forbidden,
             StorageError::CardModeConflict
             | StorageError::CardLoadConflict { .. }
+            | StorageError::CardLoadIsRecovery(_)
             | StorageError::CardCloned(_) => ErrorCode::IdempotencyConflict,
+            StorageError::CardBlocked(_) => ErrorCode::Forbidden,
             StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
+            StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
             StorageError::Backend(_) => ErrorCode::Internal,
         }
     }
@@ -476,6 +491,8 @@ pub struct CardRecord {
     pub currency: Currency,
     /// The certificate's encoding.
     pub cert: Vec<u8>,
+    /// Why the bank blocked the card, if it did (see [`Storage::card_unlock`]).
+    pub blocked: Option<String>,
 }
 
 /// A card load to record: debit the owner, keep the authorization.
@@ -538,6 +555,156 @@ pub enum CardUnloadOutcome {
     },
     /// The identical proof was credited before; nothing credited now.
     Replayed,
+    /// A *different* proof under a credited number: only a copy of the card can
+    /// sign that. Nothing was credited, but the card is now blocked — the one
+    /// change this failed unload makes, on purpose (it is returned as an
+    /// outcome so the block commits; the caller answers it as an error).
+    Cloned,
+}
+
+/// A verified, card-signed exception record to store.
+#[derive(Debug, Clone)]
+pub struct NewCardException {
+    /// Its number in the card's log (≥ 1).
+    pub exception_id: u32,
+    /// `true`: unacked debit (the card is the payer); `false`: abandoned credit.
+    pub unacked_debit: bool,
+    /// The transfer's payer card.
+    pub payer: [u8; 8],
+    /// The transfer's payer sequence number.
+    pub payer_seq: u32,
+    /// The transfer's currency.
+    pub currency: Currency,
+    /// The transfer's amount (> 0).
+    pub amount: Amount,
+    /// The transfer's terms, encoded: two records match when these bytes are equal.
+    pub terms: Vec<u8>,
+    /// The signed record's encoding.
+    pub record: Vec<u8>,
+}
+
+/// A card's exception log, verified, to store and settle.
+#[derive(Debug, Clone)]
+pub struct CardExceptionUpload {
+    /// The card whose log it is.
+    pub card_id: [u8; 8],
+    /// Who uploads it (the card's owner).
+    pub account_id: AccountId,
+    /// The records, with distinct ids.
+    pub records: Vec<NewCardException>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// A recovery load to sign: the storage chose its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryLoad {
+    /// The payer card re-credited.
+    pub card_id: [u8; 8],
+    /// Currency.
+    pub currency: Currency,
+    /// The lost transfer's amount.
+    pub amount: Amount,
+    /// The payer card's next load number.
+    pub load_seq: u32,
+}
+
+/// What `card_exceptions` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardExceptionOutcome {
+    /// The signed recovery loads of the transfers the uploaded records name, created
+    /// now or before, ordered by card and load number.
+    pub recovered: Vec<Vec<u8>>,
+    /// How many of them this upload created.
+    pub created: usize,
+}
+
+/// An operator's unlock decision to record.
+#[derive(Debug, Clone)]
+pub struct NewCardUnlock {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// The unlock number signed (≥ 1).
+    pub unlock_seq: u32,
+    /// Who decided.
+    pub decided_by: String,
+    /// The signed authorization's encoding.
+    pub auth: Vec<u8>,
+    /// Only as the answer to the card's pending request for `unlock_seq`: if that
+    /// request is no longer pending (refused or superseded meanwhile), nothing is
+    /// recorded ([`StorageError::NoPendingUnlockRequest`]).
+    pub pending_only: bool,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// An owner's request to reopen a locked card.
+#[derive(Debug, Clone)]
+pub struct NewCardUnlockRequest {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// The card's next unlock number, as the owner read it (≥ 1).
+    pub unlock_seq: u32,
+    /// The owner asking.
+    pub account_id: AccountId,
+    /// The owner's words, checked by the caller.
+    pub reason: Option<String>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// An operator's refusal of a card's pending unlock request.
+#[derive(Debug, Clone)]
+pub struct CardUnlockRefusal {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Who decided.
+    pub decided_by: String,
+    /// Why, for the owner (checked by the caller).
+    pub note: Option<String>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// Where an unlock request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CardUnlockState {
+    /// Waiting for the operator.
+    Pending,
+    /// Signed: the authorization is in the record.
+    Approved,
+    /// Refused by the operator.
+    Refused,
+}
+
+/// An unlock request as stored (superseded requests are never returned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardUnlockRequestRecord {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// The unlock number asked for (or signed).
+    pub unlock_seq: u32,
+    /// The card owner's username.
+    pub owner: String,
+    /// Whether the owner asked (`false`: the operator unlocked unasked).
+    pub asked_by_owner: bool,
+    /// The owner's words.
+    pub reason: Option<String>,
+    /// Where it stands.
+    pub state: CardUnlockState,
+    /// When it was asked for (or, unasked, decided).
+    pub requested_at: Timestamp,
+    /// When it was decided.
+    pub decided_at: Option<Timestamp>,
+    /// Who decided.
+    pub decided_by: Option<String>,
+    /// The operator's note on a refusal.
+    pub note: Option<String>,
+    /// Approved: the signed authorization's encoding.
+    pub auth: Option<Vec<u8>>,
+    /// The card's bank-side block, if any (see [`CardRecord::blocked`]).
+    pub blocked: Option<String>,
 }
 
 /// A card movement as the audit sees it.
@@ -551,6 +718,32 @@ pub struct AuditCardMove {
     pub amount: Amount,
     /// The stored signed message (authorization or proof).
     pub message: Vec<u8>,
+}
+
+/// A recovery load as the audit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCardRecovery {
+    /// The payer card re-credited.
+    pub card_id: [u8; 8],
+    /// The lost transfer's payer sequence number.
+    pub payer_seq: u32,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// The stored signed authorization.
+    pub message: Vec<u8>,
+}
+
+/// A stored exception record as the audit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCardException {
+    /// The card that logged (and signed) it.
+    pub card_id: [u8; 8],
+    /// Its number.
+    pub exception_id: u32,
+    /// The stored signed record.
+    pub record: Vec<u8>,
 }
 
 /// A ledger entry as the audit sees it.
@@ -590,8 +783,12 @@ pub trait AuditVisitor {
     fn refund_claim(&mut self, _order_id: String, _currency: Currency, _value: Amount) {}
     /// Each card: id, currency and certificate bytes (visited before loads and unloads).
     fn card(&mut self, _card: CardRecord) {}
-    /// Each stored card load authorization.
+    /// Each stored exception record (visited before loads).
+    fn card_exception(&mut self, _record: AuditCardException) {}
+    /// Each stored bank load authorization (kind `Bank`: an account was debited).
     fn card_load(&mut self, _load: AuditCardMove) {}
+    /// Each stored recovery load (kind `Recovery`: no account involved).
+    fn card_recovery(&mut self, _load: AuditCardRecovery) {}
     /// Each credited card unload proof.
     fn card_unload(&mut self, _unload: AuditCardMove) {}
     /// Each coin in the spent set, with the operation that spent it.
@@ -714,14 +911,64 @@ pub trait Storage: Send + Sync + 'static {
     fn create_card(&self, card: &NewCard) -> Result<CardRecord, StorageError>;
     /// A card by id.
     fn card(&self, id: &[u8; 8]) -> Result<Option<CardRecord>, StorageError>;
-    /// In one transaction: a stored `(card, load_seq)` replays (same amount) or
-    /// conflicts; otherwise `load_seq` must be the next number, then the account
-    /// is debited (ledger kind `card_load`) and the authorization stored.
+    /// In one transaction: a blocked card is refused (`CardBlocked`); a stored
+    /// `(card, load_seq)` replays (a bank load of the same amount) or conflicts
+    /// (another amount, or a recovery load under that number); otherwise
+    /// `load_seq` must be the next number, then the account is debited (ledger
+    /// kind `card_load`) and the authorization stored with kind `bank`.
     fn card_load(&self, load: &NewCardLoad) -> Result<CardLoadOutcome, StorageError>;
-    /// In one transaction: a stored `(card, unload_seq)` replays (identical
-    /// proof) or is refused (`CardCloned`); otherwise the account is credited
-    /// (ledger kind `card_unload`) and the proof stored.
+    /// In one transaction: a blocked card is refused (`CardBlocked`); a stored
+    /// `(card, unload_seq)` replays (identical proof) or, for a different
+    /// proof, blocks the card and answers [`CardUnloadOutcome::Cloned`] (the
+    /// block is committed, nothing else changes); otherwise the account is
+    /// credited (ledger kind `card_unload`) and the proof stored.
     fn card_unload(&self, unload: &NewCardUnload) -> Result<CardUnloadOutcome, StorageError>;
+    /// Stored load authorizations (bank and recovery) of a card with
+    /// `load_seq >= from`, in order, at most `limit`.
+    fn card_loads_from(
+        &self,
+        card_id: &[u8; 8],
+        from: u32,
+        limit: usize,
+    ) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// In one transaction: a blocked card is refused (`CardBlocked`); every
+    /// record whose `(card, exception_id)` is not stored yet is stored (a
+    /// stored id keeps its first record); then every transfer these records
+    /// name for which an unacked debit and an abandoned credit with identical
+    /// terms are stored, and that has no recovery yet, gets one: the payer
+    /// card's next load number, signed by `sign`, stored with kind `recovery`
+    /// (no account debited). Uploading the same records again changes nothing.
+    fn card_exceptions(
+        &self,
+        upload: &CardExceptionUpload,
+        sign: &dyn Fn(&RecoveryLoad) -> Vec<u8>,
+    ) -> Result<CardExceptionOutcome, StorageError>;
+    /// In one transaction: records the operator's unlock decision (in `card_unlocks`),
+    /// marks the card's request for that number approved (storing one, unasked, if
+    /// there was none; another pending request of the card is superseded), and lifts
+    /// the card's bank-side block, if any; returns the reason of the lifted block.
+    /// With [`NewCardUnlock::pending_only`] the request must still be pending.
+    fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError>;
+    /// In one transaction: the stored request for `(card, unlock_seq)` if there is one
+    /// (pending, approved or refused: asking again changes nothing); otherwise a new
+    /// pending request, and the card's other pending request, if any, is superseded.
+    fn card_unlock_request(
+        &self,
+        request: &NewCardUnlockRequest,
+    ) -> Result<CardUnlockRequestRecord, StorageError>;
+    /// The card's current unlock request: the pending one, else the latest decided.
+    fn card_unlock_status(
+        &self,
+        card_id: &[u8; 8],
+    ) -> Result<Option<CardUnlockRequestRecord>, StorageError>;
+    /// Every pending unlock request, oldest first.
+    fn card_unlock_requests_pending(&self) -> Result<Vec<CardUnlockRequestRecord>, StorageError>;
+    /// In one transaction: the card's pending request becomes refused, with the
+    /// note; [`StorageError::NoPendingUnlockRequest`] if it has none.
+    fn card_unlock_refuse(
+        &self,
+        refusal: &CardUnlockRefusal,
+    ) -> Result<CardUnlockRequestRecord, StorageError>;
 }
 
 /// Encodes a list of byte strings as one blob (u32 big-endian length prefixes).

@@ -8,19 +8,44 @@
 //! reader's persister). An unload proof is stored before it is sent to the bank and
 //! removed once the bank answered, so a proof lost on the way is sent again when the
 //! page opens.
+//!
+//! "Sync with bank" settles the purses with the issuer: each purse's exception log
+//! (GET EXCEPTION) goes to the bank and the clearance it answers is applied (CLEAR
+//! EXCEPTIONS) — both purses first, so a transfer lost between them is proven — then
+//! each purse loads what the bank holds for it from its next load number: a load whose
+//! answer never arrived, and recovery loads of value lost in flight. A load fetches
+//! those first too. The protocol steps are `ecash_card::client`'s; this page only
+//! supplies the HTTP calls ([`PageBank`]).
+//!
+//! A purse its risk rules locked (a payment over its per-transfer or daily limit) is
+//! shown locked, with its card id and where its unlock stands at the bank. "Request
+//! unlock" asks the bank's operator to reopen it (for the card's next unlock number);
+//! once the operator approved, "Sync with bank" applies the signed UNLOCK to the card
+//! before anything else (a locked purse takes no load).
+//!
+//! The holder's purse need not be the page's: the reader picker puts it on a card in a
+//! USB reader (WebUSB), a HID token (WebHID) or any PC/SC reader behind `card-bridge`
+//! ([`crate::services::reader`]). Every operation below runs over a [`PageReader`],
+//! whichever it is; the shop terminal stays a virtual purse in the page, so "pay"
+//! moves value from the card in the reader to the page's terminal.
 
 use std::rc::Rc;
 
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
+    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnlockStatus,
 };
-use ecash_card::client::{PurseClient, transfer};
+use ecash_card::client::{CardBank, PurseClient, UnlockOutcome, transfer};
+use ecash_card::exception::ExceptionRecord;
 use ecash_card::host::cmd;
+use ecash_card::load::LoadAuth;
 use ecash_card::log::LogEntry;
+use ecash_card::risk::LockReason;
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardPublicKey, Mode, Pin, Purpose, VirtualCard};
-use ecash_shared::{Amount, ErrorResponse};
+use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_card::{CardTransport, ReaderInfo};
+use ecash_shared::{Amount, ErrorCode, ErrorResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen_futures::spawn_local;
@@ -33,25 +58,120 @@ use crate::core::storage::{Storage, Store, Write};
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::services::idb::IdbStorage;
+use crate::services::reader::{self, PageReader, ReaderKind, describe_card_error};
 
 const PERSONAL: &str = "personal";
 const TERMINAL: &str = "terminal";
 
-type Purse = PurseClient<VirtualReader>;
+type Purse = PurseClient<PageReader>;
 
 /// The purses and where they are kept.
 struct Env {
+    /// The page's virtual cards (the personal one, used when the picker says so, and
+    /// the terminal).
     reader: VirtualReader,
+    /// The terminal's reader (the page's virtual cards).
+    terminal: PageReader,
+    /// Where the holder's purse is: a reader and the name of the reader slot holding
+    /// it; `None` until a device is connected.
+    personal: Option<(PageReader, String)>,
     store: Rc<IdbStorage>,
     bank_url: String,
+}
+
+impl Env {
+    /// The same purses with the holder's purse in `personal`.
+    fn with_personal(&self, personal: Option<(PageReader, String)>) -> Env {
+        Env {
+            reader: self.reader.clone(),
+            terminal: self.terminal.clone(),
+            personal,
+            store: self.store.clone(),
+            bank_url: self.bank_url.clone(),
+        }
+    }
+
+    /// The page's own virtual personal purse.
+    fn virtual_personal(&self) -> Option<(PageReader, String)> {
+        Some((
+            PageReader::virtual_cards(self.reader.clone()),
+            PERSONAL.to_owned(),
+        ))
+    }
+
+    /// Whether the holder's purse is the page's virtual one.
+    fn personal_is_virtual(&self) -> bool {
+        self.personal.as_ref().is_some_and(|(r, _)| r.is_virtual())
+    }
+
+    /// Frees cards a failed operation left connected.
+    async fn release_left_open(&self) {
+        if let Some((mut r, _)) = self.personal.clone() {
+            r.release_left_open().await;
+        }
+        self.terminal.clone().release_left_open().await;
+    }
 }
 
 /// What the page shows of the purses.
 #[derive(Clone, Default, PartialEq)]
 struct View {
     personal: Option<Amount>,
+    /// Whether the holder's purse is reachable (a device connected).
+    connected: bool,
     terminal: Option<Amount>,
+    /// The purses their risk rules locked.
+    locked: Vec<Locked>,
     log: Vec<String>,
+}
+
+/// A locked purse.
+#[derive(Clone, PartialEq)]
+struct Locked {
+    slot: &'static str,
+    card_id: CardId,
+    reason: LockReason,
+    /// Where its unlock stands at the bank, in words.
+    unlock: String,
+}
+
+fn slot_name(slot: &str) -> &'static str {
+    if slot == PERSONAL {
+        "Your purse"
+    } else {
+        "The shop terminal"
+    }
+}
+
+fn lock_reason(r: LockReason) -> &'static str {
+    match r {
+        LockReason::PerTransferLimit => "a payment over its per-payment limit was attempted",
+        LockReason::DailyLimit => "payments over its daily limit were attempted",
+    }
+}
+
+/// An unlock's state at the bank, in words.
+fn describe_unlock(o: &UnlockOutcome) -> String {
+    match o {
+        UnlockOutcome::NotLocked => "It is not locked.".to_owned(),
+        UnlockOutcome::NotRequested | UnlockOutcome::Stale { .. } => {
+            "No unlock requested for this lock yet.".to_owned()
+        }
+        UnlockOutcome::Pending { unlock_seq } => {
+            format!("Unlock {unlock_seq} requested: waiting for the bank's decision.")
+        }
+        UnlockOutcome::Approved { unlock_seq } => {
+            format!("Unlock {unlock_seq} approved by the bank: press 'Sync with bank' to apply it.")
+        }
+        UnlockOutcome::Refused { unlock_seq, note } => format!(
+            "Unlock {unlock_seq} refused by the bank{}.",
+            note.as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ),
+        UnlockOutcome::Unlocked { .. } => "Unlocked.".to_owned(),
+        _ => "Unknown.".to_owned(),
+    }
 }
 
 fn state_key(slot: &str) -> String {
@@ -66,7 +186,7 @@ fn today() -> u32 {
     (js_sys::Date::now() / 86_400_000.0) as u32
 }
 
-async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
+async fn open_env(bank_url: String, kind: ReaderKind) -> Result<Rc<Env>, String> {
     let store = Rc::new(
         IdbStorage::open(&format!("{} cards", db_name_for(&bank_url)))
             .await
@@ -98,20 +218,57 @@ async fn open_env(bank_url: String) -> Result<Rc<Env>, String> {
         })
     });
     reader.set_persister(persister);
-    Ok(Rc::new(Env {
+    let env = Env {
+        terminal: PageReader::virtual_cards(reader.clone()),
         reader,
+        personal: None,
         store,
         bank_url,
-    }))
+    };
+    // A device must be chosen again (USB and HID need a click; the bridge its token).
+    let personal = match kind {
+        ReaderKind::Virtual => env.virtual_personal(),
+        _ => None,
+    };
+    Ok(Rc::new(env.with_personal(personal)))
 }
 
-/// A bank call with the session's bearer token.
+/// Why a bank call failed.
+enum CallError {
+    /// The bank answered `{code, detail}`.
+    Refused(ErrorResponse),
+    /// No usable answer.
+    Failed(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Refused(e) => write!(f, "The bank refused: {} ({})", e.detail, e.code),
+            CallError::Failed(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// A bank call with the session's bearer token; errors as the text to show.
 async fn call<B: Serialize, T: DeserializeOwned>(
     env: &Env,
     token: Option<&str>,
     path: &str,
     body: Option<&B>,
 ) -> Result<T, String> {
+    call_coded(env, token, path, body)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A bank call with the session's bearer token.
+async fn call_coded<B: Serialize, T: DeserializeOwned>(
+    env: &Env,
+    token: Option<&str>,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, CallError> {
     let url = format!("{}{path}", env.bank_url.trim_end_matches('/'));
     let mut builder = gloo_net::http::RequestBuilder::new(&url).method(if body.is_some() {
         gloo_net::http::Method::POST
@@ -123,34 +280,110 @@ async fn call<B: Serialize, T: DeserializeOwned>(
         auth = format!("Bearer {t}");
         builder = builder.header("Authorization", &auth);
     }
+    let failed = |e: gloo_net::Error| CallError::Failed(e.to_string());
     let request = match body {
         Some(b) => builder.json(b),
         None => builder.build(),
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(failed)?;
     let response = request
         .send()
         .await
-        .map_err(|_| "the bank is not reachable".to_owned())?;
+        .map_err(|_| CallError::Failed("the bank is not reachable".to_owned()))?;
     let status = response.status();
-    let text = response.text().await.map_err(|e| e.to_string())?;
+    let text = response.text().await.map_err(failed)?;
     if (200..300).contains(&status) {
-        serde_json::from_str(&text).map_err(|e| format!("unexpected answer from the bank: {e}"))
+        serde_json::from_str(&text)
+            .map_err(|e| CallError::Failed(format!("unexpected answer from the bank: {e}")))
     } else {
-        Err(serde_json::from_str::<ErrorResponse>(&text)
-            .map(|e| format!("The bank refused: {} ({})", e.detail, e.code))
-            .unwrap_or_else(|_| format!("The bank answered status {status}")))
+        Err(match serde_json::from_str::<ErrorResponse>(&text) {
+            Ok(e) => CallError::Refused(e),
+            Err(_) => CallError::Failed(format!("The bank answered status {status}")),
+        })
+    }
+}
+
+/// The bank's card endpoints for [`PurseClient`]'s settling steps, with the session's token.
+struct PageBank<'a> {
+    env: &'a Env,
+    token: &'a str,
+}
+
+impl CardBank for PageBank<'_> {
+    async fn upload_exceptions(
+        &self,
+        card_id: CardId,
+        records: Vec<ExceptionRecord>,
+    ) -> Result<ExceptionsResponse, ecash_card::Error> {
+        call(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/exceptions"),
+            Some(&ExceptionsRequest { records }),
+        )
+        .await
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn loads_from(
+        &self,
+        card_id: CardId,
+        from: u32,
+    ) -> Result<Vec<LoadAuth>, ecash_card::Error> {
+        call::<(), LoadsResponse>(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/loads?from={from}"),
+            None,
+        )
+        .await
+        .map(|r| r.loads)
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn request_unlock(
+        &self,
+        card_id: CardId,
+        request: &NewUnlockRequest,
+    ) -> Result<UnlockStatus, ecash_card::Error> {
+        call(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/unlock-requests"),
+            Some(request),
+        )
+        .await
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn unlock_status(
+        &self,
+        card_id: CardId,
+    ) -> Result<Option<UnlockStatus>, ecash_card::Error> {
+        let path = format!("/v1/cards/{card_id}/unlock");
+        match call_coded::<(), _>(self.env, Some(self.token), &path, None).await {
+            Ok(s) => Ok(Some(s)),
+            Err(CallError::Refused(e)) if e.code == ErrorCode::NoUnlockRequest => Ok(None),
+            Err(e) => Err(ecash_card::Error::Bank(e.to_string())),
+        }
     }
 }
 
 async fn connect(env: &Env, slot: &str) -> Result<Purse, String> {
-    PurseClient::connect(env.reader.clone(), slot)
+    let (transport, name) = if slot == PERSONAL {
+        env.personal
+            .clone()
+            .ok_or("Connect the reader holding your purse first (Reader: Connect).")?
+    } else {
+        (env.terminal.clone(), slot.to_owned())
+    };
+    PurseClient::connect(transport, &name)
         .await
-        .map_err(|e| format!("{slot} purse: {e}"))
+        .map_err(|e| format!("{}: {}", slot_name(slot), describe_card_error(&e)))
 }
 
 fn card_err(what: &str) -> impl Fn(ecash_card::Error) -> String + '_ {
-    move |e| format!("{what}: {e}")
+    move |e| format!("{what}: {}", describe_card_error(&e))
 }
 
 fn describe(e: &LogEntry) -> String {
@@ -160,13 +393,36 @@ fn describe(e: &LogEntry) -> String {
     )
 }
 
-/// Balances of both purses, and the personal purse's log when the PIN is given.
-async fn read_view(env: &Env, pin: Option<&Pin>) -> Result<View, String> {
-    let mut view = View::default();
+/// Balances of both purses, their locks (with the bank's answer when logged in), and
+/// the personal purse's log when the PIN is given.
+async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<View, String> {
+    let mut view = View {
+        connected: env.personal.is_some(),
+        ..View::default()
+    };
     for slot in [PERSONAL, TERMINAL] {
+        if slot == PERSONAL && env.personal.is_none() {
+            continue;
+        }
         let mut purse = connect(env, slot).await?;
-        let balance = if purse.cert().is_some() {
-            Some(purse.balance().await.map_err(card_err("balance"))?.0)
+        let balance = if let Some(card_id) = purse.cert().map(|c| c.card_id) {
+            let status = purse.status().await.map_err(card_err("status"))?;
+            if let Some(reason) = status.lock {
+                let unlock = match token {
+                    Some(token) => match purse.check_unlock(&PageBank { env, token }).await {
+                        Ok(o) => describe_unlock(&o),
+                        Err(e) => format!("The bank's answer is unknown: {e}"),
+                    },
+                    None => "Log in to ask the bank to unlock it.".to_owned(),
+                };
+                view.locked.push(Locked {
+                    slot,
+                    card_id,
+                    reason,
+                    unlock,
+                });
+            }
+            Some(status.balance)
         } else {
             None
         };
@@ -202,7 +458,14 @@ async fn certify(env: &Env, token: &str, pin: &Pin) -> Result<Option<String>, St
         }
         if purse.status().await.map_err(card_err("status"))?.lifecycle != 0 {
             // Initialized but never personalized (an interrupted attempt): it holds
-            // nothing; start again from a blank card.
+            // nothing; start again from a blank card — which only the page can do
+            // for its own virtual cards.
+            if slot == PERSONAL && !env.personal_is_virtual() {
+                return Err("The card in the reader was initialized but never \
+                            personalized (an interrupted certification); this page \
+                            cannot reset it."
+                    .to_owned());
+            }
             drop(purse);
             env.reader
                 .insert(slot, VirtualCard::blank().map_err(|e| e.to_string())?);
@@ -248,6 +511,12 @@ fn random_puk() -> String {
 async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
     let mut purse = connect(env, PERSONAL).await?;
     let cert = purse.cert().cloned().ok_or("certify the purses first")?;
+    // Authorizations the bank already holds for the card come first: the card takes
+    // its loads in order.
+    purse
+        .fetch_loads(&PageBank { env, token })
+        .await
+        .map_err(card_err("pending loads"))?;
     let seq = purse
         .status()
         .await
@@ -266,6 +535,75 @@ async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
     purse.load(&r.auth).await.map_err(card_err("load"))?;
     let _ = purse.disconnect().await;
     Ok(())
+}
+
+/// Settles both purses with the bank (see the module docs); the message to show.
+async fn sync(env: &Env, token: &str) -> Result<String, String> {
+    let bank = PageBank { env, token };
+    let mut cleared = 0;
+    let mut unlocked = String::new();
+    let mut open = Vec::new();
+    for slot in [PERSONAL, TERMINAL] {
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_some() {
+            match purse
+                .apply_unlock(&bank)
+                .await
+                .map_err(card_err("unlock"))?
+            {
+                UnlockOutcome::NotLocked => open.push(slot),
+                UnlockOutcome::Unlocked { .. } => {
+                    unlocked += &format!("{} is unlocked. ", slot_name(slot));
+                    open.push(slot);
+                }
+                _ => {}
+            }
+            cleared += purse
+                .settle_exceptions(&bank)
+                .await
+                .map_err(card_err("exception log"))?;
+        }
+        let _ = purse.disconnect().await;
+    }
+    let mut loaded = Amount::ZERO;
+    // A locked purse takes no load: what the bank holds for it waits for the unlock.
+    for slot in open {
+        let mut purse = connect(env, slot).await?;
+        if purse.cert().is_some() {
+            for r in purse.fetch_loads(&bank).await.map_err(card_err("loads"))? {
+                loaded = loaded
+                    .checked_add(r.body.amount)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        let _ = purse.disconnect().await;
+    }
+    Ok(format!(
+        "{unlocked}Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses."
+    ))
+}
+
+/// Asks the bank to unlock the purse in `slot`; the message to show.
+async fn request_unlock(
+    env: &Env,
+    token: &str,
+    slot: &str,
+    reason: Option<String>,
+) -> Result<String, String> {
+    let mut purse = connect(env, slot).await?;
+    if purse.cert().is_none() {
+        return Err("certify the purses first".to_owned());
+    }
+    let asked = purse
+        .request_unlock(&PageBank { env, token }, reason)
+        .await
+        .map_err(card_err("unlock request"))?;
+    let _ = purse.disconnect().await;
+    Ok(format!(
+        "{} asked the bank to unlock it (unlock {}). Once the bank approves, press 'Sync with bank'.",
+        slot_name(slot),
+        asked.unlock_seq
+    ))
 }
 
 async fn pay(env: &Env, pin: &Pin, amount: Amount) -> Result<(), String> {
@@ -343,6 +681,45 @@ async fn unload(env: &Env, token: &str, username: &str, pin: &Pin) -> Result<Amo
     Ok(total)
 }
 
+/// Opens the device the picker names, lists its readers (the [`CardTransport`] way)
+/// and picks the one holding a card — `wanted` if given. Answers the purses with the
+/// holder's purse there, the readers, and the chosen reader's name.
+async fn connect_reader(
+    env: &Env,
+    kind: ReaderKind,
+    bridge_url: &str,
+    token: &str,
+    wanted: Option<String>,
+) -> Result<(Env, Vec<ReaderInfo>, String), String> {
+    let mut device = PageReader::open(kind, bridge_url, token).await?;
+    let readers = device
+        .list_readers()
+        .await
+        .map_err(|e| card_err("listing the readers")(e.into()))?;
+    let name = pick_reader(&readers, wanted.as_deref())?;
+    let env = env.with_personal(Some((device, name.clone())));
+    Ok((env, readers, name))
+}
+
+/// The reader to use: `wanted` if listed, else the first holding a card.
+fn pick_reader(readers: &[ReaderInfo], wanted: Option<&str>) -> Result<String, String> {
+    let chosen = match wanted {
+        Some(w) => readers.iter().find(|r| r.name == w),
+        None => readers.iter().find(|r| r.card_present),
+    };
+    match chosen {
+        Some(r) if r.card_present => Ok(r.name.clone()),
+        Some(r) => Err(format!(
+            "No card in {}: insert your purse and press Connect again.",
+            r.name
+        )),
+        None if readers.is_empty() => {
+            Err("No reader found: plug one in and press Connect again.".to_owned())
+        }
+        None => Err("No card in any reader: insert your purse and press Connect again.".to_owned()),
+    }
+}
+
 /// The Card page (`#/card`).
 #[component]
 pub fn Card() -> Html {
@@ -355,15 +732,26 @@ pub fn Card() -> Html {
     let pin = use_state(String::new);
     let load_amount = use_state(String::new);
     let pay_amount = use_state(String::new);
+    let unlock_reason = use_state(String::new);
+    let choice = use_state(reader::load_choice);
+    let bridge_url = use_state(|| choice.1.clone());
+    let bridge_token = use_state(String::new);
+    let readers = use_state(Vec::<ReaderInfo>::new);
+    let kind = choice.0;
 
     {
         let (env, view, error) = (env.clone(), view.clone(), error.clone());
         let bank_url = ctx.bank_url.clone();
+        let token = ctx
+            .wallet
+            .as_ref()
+            .and_then(|w| w.session())
+            .map(|s| s.token);
         use_effect_with(bank_url.clone(), move |_| {
             spawn_local(async move {
-                match open_env(bank_url).await {
+                match open_env(bank_url, kind).await {
                     Ok(e) => {
-                        match read_view(&e, None).await {
+                        match read_view(&e, None, token.as_deref()).await {
                             Ok(v) => view.set(v),
                             Err(msg) => error.set(Some(msg)),
                         }
@@ -407,12 +795,14 @@ pub fn Card() -> Html {
             busy.set(true);
             error.set(None);
             info.set(None);
+            let token = session.as_ref().map(|(t, _)| t.clone());
             spawn_local(async move {
+                e.release_left_open().await;
                 match op(e.clone(), session, pin_value.clone()).await {
                     Ok(msg) => info.set(Some(msg)),
                     Err(msg) => error.set(Some(msg)),
                 }
-                match read_view(&e, Some(&pin_value)).await {
+                match read_view(&e, Some(&pin_value), token.as_deref()).await {
                     Ok(v) => view.set(v),
                     Err(msg) => error.set(Some(msg)),
                 }
@@ -496,10 +886,168 @@ pub fn Card() -> Html {
         })
     };
 
+    let on_sync = {
+        let run = run.clone();
+        Callback::from(move |_: MouseEvent| {
+            run(Rc::new(move |e, s, _| {
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    sync(&e, &token).await
+                })
+            }))
+        })
+    };
+
+    let on_request_unlock = |slot: &'static str| {
+        let (run, reason) = (run.clone(), unlock_reason.clone());
+        Callback::from(move |_: MouseEvent| {
+            let reason = Some(reason.trim().to_owned()).filter(|r| !r.is_empty());
+            run(Rc::new(move |e, s, _| {
+                let reason = reason.clone();
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    request_unlock(&e, &token, slot, reason).await
+                })
+            }))
+        })
+    };
+
+    // Shows the purses with the holder's purse where `personal` says.
+    let show = {
+        let (env, view, error, busy) = (env.clone(), view.clone(), error.clone(), busy.clone());
+        let ctx = ctx.clone();
+        Rc::new(move |e: Env| {
+            let e = Rc::new(e);
+            env.set(Some(e.clone()));
+            let token = ctx
+                .wallet
+                .as_ref()
+                .and_then(|w| w.session())
+                .map(|s| s.token);
+            let (view, error, busy) = (view.clone(), error.clone(), busy.clone());
+            busy.set(true);
+            spawn_local(async move {
+                match read_view(&e, None, token.as_deref()).await {
+                    Ok(v) => view.set(v),
+                    Err(msg) => {
+                        view.set(View {
+                            connected: e.personal.is_some(),
+                            ..View::default()
+                        });
+                        error.set(Some(msg));
+                    }
+                }
+                busy.set(false);
+            });
+        })
+    };
+
+    let on_kind = {
+        let (env, choice, url, readers, error, info, show) = (
+            env.clone(),
+            choice.clone(),
+            bridge_url.clone(),
+            readers.clone(),
+            error.clone(),
+            info.clone(),
+            show.clone(),
+        );
+        Callback::from(move |ev: Event| {
+            let value = ev
+                .target_unchecked_into::<web_sys::HtmlSelectElement>()
+                .value();
+            let kind = ReaderKind::parse(&value);
+            reader::save_choice(kind, &url);
+            choice.set((kind, (*url).clone()));
+            readers.set(Vec::new());
+            error.set(None);
+            info.set(match kind {
+                ReaderKind::Virtual => None,
+                ReaderKind::Bridge => Some(
+                    "Start `card-bridge serve --allow-origin <this page's origin>`, paste the session token it prints, then press Connect.".to_owned(),
+                ),
+                _ => Some("Press Connect and choose the device in the browser's list.".to_owned()),
+            });
+            if let Some(e) = (*env).clone() {
+                let personal = match kind {
+                    ReaderKind::Virtual => e.virtual_personal(),
+                    _ => None,
+                };
+                show(e.with_personal(personal));
+            }
+        })
+    };
+
+    // Opens the device (the browser's chooser runs within this click's gesture).
+    let connect_to = {
+        let (env, choice, url, token, readers, error, info, busy, show) = (
+            env.clone(),
+            choice.clone(),
+            bridge_url.clone(),
+            bridge_token.clone(),
+            readers.clone(),
+            error.clone(),
+            info.clone(),
+            busy.clone(),
+            show.clone(),
+        );
+        Rc::new(move |wanted: Option<String>| {
+            let Some(e) = (*env).clone() else { return };
+            let kind = choice.0;
+            reader::save_choice(kind, &url);
+            let (url, token) = ((*url).clone(), (*token).clone());
+            let (readers, error, info, busy, show) = (
+                readers.clone(),
+                error.clone(),
+                info.clone(),
+                busy.clone(),
+                show.clone(),
+            );
+            busy.set(true);
+            error.set(None);
+            info.set(None);
+            spawn_local(async move {
+                match connect_reader(&e, kind, &url, &token, wanted).await {
+                    Ok((e, list, name)) => {
+                        readers.set(list);
+                        info.set(Some(format!("Connected to {name}.")));
+                        show(e);
+                    }
+                    Err(msg) => {
+                        busy.set(false);
+                        error.set(Some(msg));
+                    }
+                }
+            });
+        })
+    };
+    let on_connect = {
+        let connect_to = connect_to.clone();
+        Callback::from(move |_: MouseEvent| connect_to(None))
+    };
+    let on_reader_name = {
+        let connect_to = connect_to.clone();
+        Callback::from(move |ev: Event| {
+            connect_to(Some(
+                ev.target_unchecked_into::<web_sys::HtmlSelectElement>()
+                    .value(),
+            ))
+        })
+    };
+    let chosen_reader = (*env)
+        .as_ref()
+        .and_then(|e| e.personal.as_ref())
+        .map(|(_, name)| name.clone());
+
     let disabled = *busy || env.is_none();
     let money = |a: Option<Amount>| match a {
         Some(a) => ctx.money(a),
         None => "not certified".to_owned(),
+    };
+    let personal_money = if view.connected {
+        money(view.personal)
+    } else {
+        "no reader connected".to_owned()
     };
     html! {
         <section id="card-page" class="card narrow" aria-labelledby="card-title">
@@ -514,8 +1062,63 @@ pub fn Card() -> Html {
             if let Some(msg) = &*info {
                 <div id="card-notice" class="notice success" role="status"><p>{ msg.clone() }</p></div>
             }
-            <p>{ "Your purse: " }<strong id="card-balance">{ money(view.personal) }</strong></p>
+            <fieldset id="card-reader" class="card-reader">
+                <legend>{ "Where is your purse?" }</legend>
+                <div class="field">
+                    <label for="card-reader-kind">{ "Reader" }</label>
+                    <select id="card-reader-kind" onchange={on_kind} disabled={disabled}>
+                        { for ReaderKind::ALL.iter().map(|k| html! {
+                            <option value={k.as_str()} selected={*k == kind}>{ k.label() }</option>
+                        }) }
+                    </select>
+                </div>
+                if kind == ReaderKind::Bridge {
+                    <Field id="card-bridge-url" label="Card bridge address" kind="url"
+                        value={bridge_url.clone()} placeholder={reader::DEFAULT_BRIDGE_URL} />
+                    <Field id="card-bridge-token" label="Session token" kind="password"
+                        value={bridge_token.clone()}
+                        hint="The token `card-bridge serve` printed when it started (not stored)." />
+                }
+                if kind != ReaderKind::Virtual {
+                    <div class="actions">
+                        <button id="card-reader-connect" type="button" onclick={on_connect}
+                            disabled={disabled}>{ "Connect" }</button>
+                    </div>
+                }
+                if readers.len() > 1 {
+                    <div class="field">
+                        <label for="card-reader-name">{ "Card reader" }</label>
+                        <select id="card-reader-name" onchange={on_reader_name} disabled={disabled}>
+                            { for readers.iter().map(|r| html! {
+                                <option value={r.name.clone()}
+                                    selected={chosen_reader.as_deref() == Some(r.name.as_str())}>
+                                    { format!("{}{}", r.name, if r.card_present { "" } else { " (no card)" }) }
+                                </option>
+                            }) }
+                        </select>
+                    </div>
+                }
+            </fieldset>
+            <p>{ "Your purse: " }<strong id="card-balance">{ personal_money }</strong></p>
             <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(view.terminal) }</strong></p>
+            { for view.locked.iter().map(|l| html! {
+                <div id={format!("card-locked-{}", l.slot)} class="notice warning" role="status"
+                    data-card-id={l.card_id.to_string()}>
+                    <p>
+                        <strong>{ format!("{} is locked", slot_name(l.slot)) }</strong>
+                        { format!(": {} (card {}). Value cannot leave or enter it until the bank unlocks it. ", lock_reason(l.reason), l.card_id) }
+                        <span id={format!("card-unlock-state-{}", l.slot)}>{ l.unlock.clone() }</span>
+                    </p>
+                    <div class="actions">
+                        <button id={format!("card-request-unlock-{}", l.slot)} type="button"
+                            onclick={on_request_unlock(l.slot)} disabled={disabled}>{ "Request unlock" }</button>
+                    </div>
+                </div>
+            }) }
+            if !view.locked.is_empty() {
+                <Field id="card-unlock-reason" label="Why should the bank unlock it? (optional)"
+                    value={unlock_reason.clone()} placeholder="I typed 60 instead of 6" />
+            }
             <Field id="card-pin" label="Purse PIN" kind="password" value={pin.clone()} inputmode="numeric"
                 placeholder="1234" hint="4 to 8 digits; chosen when the purses are certified." />
             <div class="actions">
@@ -532,6 +1135,10 @@ pub fn Card() -> Html {
             <div class="actions">
                 <button id="card-pay" type="button" onclick={on_pay} disabled={disabled}>{ "Pay offline" }</button>
                 <button id="card-unload" type="button" onclick={on_unload} disabled={disabled}>{ "Unload both purses to the bank" }</button>
+            </div>
+            <p class="muted">{ "A payment interrupted after the value left your purse is recorded on both purses; syncing sends those records to the bank, which gives the value back to your purse once both records prove it was lost." }</p>
+            <div class="actions">
+                <button id="card-sync" type="button" onclick={on_sync} disabled={disabled}>{ "Sync with bank" }</button>
             </div>
             <h2>{ "Your purse's log" }</h2>
             <ul id="card-log">
