@@ -739,6 +739,9 @@ pub fn Card() -> Html {
     let readers = use_state(Vec::<ReaderInfo>::new);
     let kind = choice.0;
 
+    // The bank's URL arrives after the first render (from the session): only the
+    // purses of the latest URL are shown, whichever opening finishes last.
+    let generation = use_mut_ref(|| 0u32);
     {
         let (env, view, error) = (env.clone(), view.clone(), error.clone());
         let bank_url = ctx.bank_url.clone();
@@ -747,11 +750,23 @@ pub fn Card() -> Html {
             .as_ref()
             .and_then(|w| w.session())
             .map(|s| s.token);
+        let generation = generation.clone();
         use_effect_with(bank_url.clone(), move |_| {
+            let mine = {
+                let mut g = generation.borrow_mut();
+                *g = g.wrapping_add(1);
+                *g
+            };
+            let current = move || *generation.borrow() == mine;
             spawn_local(async move {
-                match open_env(bank_url, kind).await {
+                // The choice as it is now: it may have changed while this opened.
+                match open_env(bank_url, reader::load_choice().0).await {
                     Ok(e) => {
-                        match read_view(&e, None, token.as_deref()).await {
+                        let v = read_view(&e, None, token.as_deref()).await;
+                        if !current() {
+                            return;
+                        }
+                        match v {
                             Ok(v) => view.set(v),
                             Err(msg) => error.set(Some(msg)),
                         }
@@ -1039,7 +1054,8 @@ pub fn Card() -> Html {
         .and_then(|e| e.personal.as_ref())
         .map(|(_, name)| name.clone());
 
-    let disabled = *busy || env.is_none();
+    // Also while the purses of a previous bank URL are shown.
+    let disabled = *busy || (*env).as_ref().is_none_or(|e| e.bank_url != ctx.bank_url);
     let money = |a: Option<Amount>| match a {
         Some(a) => ctx.money(a),
         None => "not certified".to_owned(),
