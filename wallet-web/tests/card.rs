@@ -2,8 +2,9 @@
 //! purses, load the personal one from the account, pay the shop terminal offline,
 //! lose a payment's VALUE in flight and get it back with "Sync with bank", lock the
 //! purse with a payment over its limit, request an unlock, have the operator approve
-//! it (admin endpoint) and apply it with "Sync with bank", unload both back; the
-//! purses survive a re-render from IndexedDB. The reader picker: WebUSB and WebHID
+//! it (admin endpoint) and apply it with "Sync with bank", unload both back; load
+//! from the wallet's coins (withdrawn on the Withdraw page), refused over the purse's
+//! cap or beyond the coins held; the purses survive a re-render from IndexedDB. The reader picker: WebUSB and WebHID
 //! missing or refused, the bridge without a token or not running, each a message that
 //! points to the bridge; the choice remembered. And the holder's purse on a card behind
 //! a real `card-bridge`: a wrong session token refused, then certified, loaded and
@@ -495,7 +496,56 @@ async fn certify_load_pay_unload() {
         w.client().account(&token).await.unwrap().balance.minor(),
         10_000
     );
+
+    // Loading from the wallet's coins: 5.00 withdrawn into the page's wallet first.
+    go("#/withdraw").await;
+    type_into("withdraw-amount", "5.00").await;
+    click("withdraw-submit").await;
+    wait_text("notice", "Withdrew 5.00").await;
+    go("#/card").await;
+    wait_text("card-load-amount-hint", "5.00").await;
+    type_into("card-pin", "2468").await;
+    // More than the purse may hold: refused before a coin moves.
+    type_into("card-load-amount", "250.00").await;
+    click("card-load-coins").await;
+    wait_text("card-error", "at most 200.00 more").await;
+    // More than the wallet holds: the deposit is refused, nothing moves.
+    type_into("card-load-amount", "9.00").await;
+    click("card-load-coins").await;
+    let msg = wait_text("card-error", "were not deposited").await;
+    assert!(msg.contains("5.00"), "{msg}");
+    wait_text("card-balance", "0.00").await;
+    // 3.00 of the coins go onto the purse; the account is where it was.
+    type_into("card-load-amount", "3.00").await;
+    click("card-load-coins").await;
+    wait_text(
+        "card-notice",
+        "Loaded 3.00 onto the purse from the wallet's coins",
+    )
+    .await;
+    wait_text("card-balance", "3.00").await;
+    wait_text("card-load-amount-hint", "2.00").await;
+    wait_text("card-log", "Load").await;
+    assert_eq!(
+        w.client().account(&token).await.unwrap().balance.minor(),
+        9_500
+    );
+    click("card-unload").await;
+    wait_text("card-notice", "Unloaded 3.00").await;
+    assert_eq!(
+        w.client().account(&token).await.unwrap().balance.minor(),
+        9_800
+    );
     app.destroy();
+}
+
+async fn go(hash: &str) {
+    web_sys::window()
+        .unwrap()
+        .location()
+        .set_hash(hash)
+        .unwrap();
+    sleep(50).await;
 }
 
 /// Opens the page's purse store, runs a payment of `minor` from the personal purse to

@@ -1,8 +1,17 @@
 //! The Card page: two virtual electronic purses in this page — the holder's personal
 //! purse and a "shop terminal" purse — kept in IndexedDB (a database of their own
 //! next to the wallet's). Logged in, the holder certifies them at the bank, loads the
-//! personal purse from the bank account, pays the terminal offline (purse to purse,
-//! no bank involved), and unloads the purses back to the account.
+//! personal purse from the bank account or from the wallet's coins, pays the terminal
+//! offline (purse to purse, no bank involved), and unloads the purses back to the
+//! account.
+//!
+//! A load checks the purse first (certified, not locked, room under its balance cap),
+//! so that the bank is never asked for value the card would refuse. A load from the
+//! wallet's coins is two steps: the wallet deposits the coins into the holder's account
+//! (its own intent-logged deposit, resumed like any other if the page closes), then
+//! the purse loads from the account. Between the two the value is in the account, in
+//! plain sight; if the second step fails the page says so and the value can be loaded
+//! from the account. The bank's audit sees an ordinary deposit and an ordinary load.
 //!
 //! Every card command is answered only after the card's new state is stored (the
 //! reader's persister). An unload proof is stored before it is sent to the bank and
@@ -59,6 +68,7 @@ use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::services::idb::IdbStorage;
 use crate::services::reader::{self, PageReader, ReaderKind, describe_card_error};
+use crate::state::WebWallet;
 
 const PERSONAL: &str = "personal";
 const TERMINAL: &str = "terminal";
@@ -508,7 +518,21 @@ fn random_puk() -> String {
     bytes.iter().map(|b| char::from(b'0' + b % 10)).collect()
 }
 
-async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
+/// Where a load's value comes from.
+enum LoadSource {
+    /// The holder's bank account.
+    Account,
+    /// The wallet's coins, deposited into the account first.
+    Coins(Rc<WebWallet>),
+}
+
+/// Loads `amount` onto the holder's purse; the message to show.
+async fn load(
+    env: &Env,
+    token: &str,
+    amount: Amount,
+    source: &LoadSource,
+) -> Result<String, String> {
     let mut purse = connect(env, PERSONAL).await?;
     let cert = purse.cert().cloned().ok_or("certify the purses first")?;
     // Authorizations the bank already holds for the card come first: the card takes
@@ -517,24 +541,54 @@ async fn load(env: &Env, token: &str, amount: Amount) -> Result<(), String> {
         .fetch_loads(&PageBank { env, token })
         .await
         .map_err(card_err("pending loads"))?;
-    let seq = purse
-        .status()
-        .await
-        .map_err(card_err("status"))?
-        .next_load_seq;
-    let r: LoadResponse = call(
+    let status = purse.status().await.map_err(card_err("status"))?;
+    if let Some(reason) = status.lock {
+        return Err(format!(
+            "Your purse is locked ({}): it takes no load until the bank unlocks it.",
+            lock_reason(reason)
+        ));
+    }
+    let cap = cert.profile.balance_cap;
+    let room = cap.checked_sub(status.balance).unwrap_or(Amount::ZERO);
+    if amount > room {
+        return Err(format!(
+            "Your purse holds {} and may hold at most {cap}: at most {room} more can be loaded.",
+            status.balance
+        ));
+    }
+    if let LoadSource::Coins(wallet) = source {
+        wallet
+            .deposit(amount)
+            .await
+            .map_err(|e| format!("The wallet's coins were not deposited: {e}"))?;
+    }
+    let loaded: Result<LoadResponse, String> = call(
         env,
         Some(token),
         &format!("/v1/cards/{}/loads", cert.card_id),
         Some(&LoadRequest {
             amount,
-            load_seq: seq,
+            load_seq: status.next_load_seq,
         }),
     )
-    .await?;
+    .await;
+    let r = loaded.map_err(|e| match source {
+        LoadSource::Account => e,
+        LoadSource::Coins(_) => format!(
+            "Your coins worth {amount} are now in your bank account, but the purse was not \
+             loaded: {e}. Load it from the bank account."
+        ),
+    })?;
+    // Should this fail, the bank keeps the authorization: the next load or sync
+    // fetches it.
     purse.load(&r.auth).await.map_err(card_err("load"))?;
     let _ = purse.disconnect().await;
-    Ok(())
+    Ok(match source {
+        LoadSource::Account => format!("Loaded {amount} onto the purse."),
+        LoadSource::Coins(_) => {
+            format!("Loaded {amount} onto the purse from the wallet's coins.")
+        }
+    })
 }
 
 /// Settles both purses with the bank (see the module docs); the message to show.
@@ -821,10 +875,9 @@ pub fn Card() -> Html {
                     Ok(v) => view.set(v),
                     Err(msg) => error.set(Some(msg)),
                 }
-                if let Some(w) = ctx.wallet.clone()
-                    && w.session().is_some()
-                {
-                    ops::refresh_account(&ctx, &w).await;
+                // A load from the coins changed the wallet too.
+                if let Some(w) = ctx.wallet.clone() {
+                    ops::refresh(&ctx, &w).await;
                 }
                 busy.set(false);
             });
@@ -867,8 +920,38 @@ pub fn Card() -> Html {
             run(Rc::new(move |e, s, _| {
                 Box::pin(async move {
                     let (token, _) = need_login(s)?;
-                    load(&e, &token, value).await?;
-                    Ok(format!("Loaded {value} onto the purse."))
+                    load(&e, &token, value, &LoadSource::Account).await
+                })
+            }))
+        })
+    };
+    let on_load_coins = {
+        let (run, amount, error) = (run.clone(), load_amount.clone(), error.clone());
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let value = match parse_amount(&amount) {
+                Ok(v) => v,
+                Err(msg) => return error.set(Some(msg)),
+            };
+            let Some(wallet) = ctx.wallet.clone() else {
+                return error.set(Some(ctx.startup_error.clone().unwrap_or_else(|| {
+                    "The wallet is still starting: try again in a moment.".into()
+                })));
+            };
+            let lock = ctx.lock.clone();
+            run(Rc::new(move |e, s, _| {
+                let (wallet, lock) = (wallet.clone(), lock.clone());
+                Box::pin(async move {
+                    let (token, _) = need_login(s)?;
+                    // One wallet operation at a time: two could pick the same coins.
+                    if lock.replace(true) {
+                        return Err(
+                            "Please wait: another wallet operation is still running.".into()
+                        );
+                    }
+                    let r = load(&e, &token, value, &LoadSource::Coins(wallet)).await;
+                    lock.set(false);
+                    r
                 })
             }))
         })
@@ -1141,10 +1224,12 @@ pub fn Card() -> Html {
                 <button id="card-pin-submit" type="button" onclick={on_pin} disabled={disabled}>{ "Enter PIN" }</button>
                 <button id="card-certify" type="button" onclick={on_certify} disabled={disabled}>{ "Certify purses" }</button>
             </div>
-            <Field id="card-load-amount" label={format!("Load from the bank account ({})", ctx.currency())}
-                value={load_amount.clone()} inputmode="decimal" placeholder="10.00" />
+            <Field id="card-load-amount" label={format!("Load your purse ({})", ctx.currency())}
+                value={load_amount.clone()} inputmode="decimal" placeholder="10.00"
+                hint={format!("From the bank account, or from the wallet's coins (the wallet holds {}): they are deposited into the account, then loaded.", ctx.money(ctx.data.balance))} />
             <div class="actions">
-                <button id="card-load" type="button" onclick={on_load} disabled={disabled}>{ "Load" }</button>
+                <button id="card-load" type="button" onclick={on_load} disabled={disabled}>{ "Load from the bank account" }</button>
+                <button id="card-load-coins" type="button" onclick={on_load_coins} disabled={disabled}>{ "Load from the wallet's coins" }</button>
             </div>
             <Field id="card-pay-amount" label={format!("Pay the shop terminal ({})", ctx.currency())}
                 value={pay_amount.clone()} inputmode="decimal" placeholder="2.50" />
