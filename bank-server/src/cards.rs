@@ -44,7 +44,7 @@
 //!   debited). `clear` is the issuer's CLEAR EXCEPTIONS authorization naming
 //!   exactly the ids sent; `recovered` the recovery loads of the transfers the
 //!   records name. Sending the same records again answers the same and stores
-//!   nothing more.
+//!   nothing more; another record under a stored id blocks the card (below).
 //! - `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner)
 //!   `{unlock_seq, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
 //!   card its risk rules locked, for the card's next unlock number (GET STATUS).
@@ -68,12 +68,16 @@
 //!   the pending requests and decide them with the same functions
 //!   ([`approve_unlock`], [`refuse_unlock`]).
 //!
-//! **Blocked cards.** A different unload proof under a used number is answered
+//! **Blocked cards.** A different unload proof under a used number, or a
+//! card-signed exception record under a stored exception id that names another
+//! transfer (a genuine card numbers its exceptions once), is answered
 //! `IDEMPOTENCY_CONFLICT` and, in the same transaction, the card is marked
 //! blocked — deliberately the one change a refused request makes (see
-//! [`CardUnloadOutcome::Cloned`]). From then on loads, unloads, exception uploads
-//! and `GET …/loads` of that card answer `FORBIDDEN` ("this card is blocked by
-//! the bank …") until an operator unlocks it.
+//! [`CardUnloadOutcome::Cloned`] and
+//! [`CardExceptionOutcome::cloned`](crate::storage::CardExceptionOutcome::cloned)).
+//! From then on loads, unloads, exception uploads and `GET …/loads` of that card
+//! answer `FORBIDDEN` ("this card is blocked by the bank …") until an operator
+//! unlocks it.
 //!
 //! Bad input changes nothing. For the audit, value on cards is bank loads −
 //! unloads; recovery loads re-credit value already counted there and are checked
@@ -601,6 +605,16 @@ async fn exceptions(
             .map_err(CardError::from)
     })
     .await?;
+    if let Some(exception_id) = outcome.cloned {
+        tracing::warn!(
+            card = %CardId(id),
+            exception_id,
+            "cloned card: two different exception records under one id; card blocked"
+        );
+        return Err(CardError::Storage(StorageError::CardClonedException(
+            exception_id,
+        )));
+    }
     if outcome.created > 0 {
         tracing::info!(
             card = %CardId(id),

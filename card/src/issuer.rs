@@ -11,7 +11,7 @@
 //! | [`Ledger::authorize_load`] | `POST /v1/cards/{id}/loads` {amount, payment} → auth | `(card_id, load_seq)` unique, amount, kind — before answering |
 //! | [`Ledger::loads_from`] | `GET /v1/cards/{id}/loads?from=seq` | – (re-send stored auths) |
 //! | [`Ledger::accept_unload`] | `POST /v1/cards/{id}/unloads` {proof} → credit | `(card_id, unload_seq)` unique, with the proof (a different proof for a used number = cloned card) |
-//! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` |
+//! | [`Ledger::accept_exceptions`] | `POST /v1/cards/{id}/exceptions` {records} → clear auth | every record, by `(card_id, exception_id)` (another record under a stored id = cloned card) |
 //! | [`Ledger::recover`] | (the same call, in its transaction) | `(payer, payer_seq)` recovered once |
 //! | [`Ledger::authorize_unlock`] | `POST /v1/cards/{id}/unlock-requests` {unlock_seq} (the owner asks), `bank-server admin card-unlock` or `POST /v1/cards/{id}/unlock` {unlock_seq} (staff decision), `GET /v1/cards/{id}/unlock` (the owner's wallet fetches it) | the request, once per `(card_id, unlock_seq)`, and the decision (audit) |
 //!
@@ -28,6 +28,7 @@ use crate::Error;
 use crate::cert::{CardCert, CardProfile};
 use crate::exception::{
     ClearAuth, ClearAuthBody, EXCEPTION_LOG_CAPACITY, ExceptionKind, ExceptionRecord,
+    ExceptionRecordBody,
 };
 use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
 use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
@@ -128,7 +129,8 @@ pub struct Ledger {
     unacked: BTreeMap<(CardId, u32), Terms>,
     abandoned: BTreeMap<(CardId, u32), Terms>,
     recovered: BTreeSet<(CardId, u32)>,
-    archived: BTreeSet<(CardId, u32)>,
+    /// Every stored exception record's body, by (card, exception id).
+    archived: BTreeMap<(CardId, u32), ExceptionRecordBody>,
     loaded: Amount,
     unloaded: Amount,
     day: u32,
@@ -143,7 +145,7 @@ impl Ledger {
             unacked: BTreeMap::new(),
             abandoned: BTreeMap::new(),
             recovered: BTreeSet::new(),
-            archived: BTreeSet::new(),
+            archived: BTreeMap::new(),
             loaded: Amount::ZERO,
             unloaded: Amount::ZERO,
             day: 0,
@@ -262,7 +264,8 @@ impl Ledger {
     }
 
     /// Stores a card's exception records (as GET EXCEPTION read them) and answers the
-    /// clearance naming exactly the records stored.
+    /// clearance naming exactly the records stored. Another record under an id stored
+    /// before is refused (a cloned card) and nothing is stored.
     pub fn accept_exceptions(
         &mut self,
         card_id: CardId,
@@ -278,9 +281,19 @@ impl Ledger {
         if ids.len() > EXCEPTION_LOG_CAPACITY {
             return Err(Error::Mismatch("more exception records than a card holds"));
         }
+        // A genuine card numbers its exceptions once: another record under a stored
+        // id comes from a copy of the card (the bank also blocks it).
+        for r in records {
+            let seen = self.archived.get(&(card_id, r.body.exception_id));
+            if seen.is_some_and(|seen| *seen != r.body) {
+                return Err(Error::Mismatch(
+                    "two different exception records with one id: cloned card",
+                ));
+            }
+        }
         for r in records {
             let b = r.body;
-            if !self.archived.insert((card_id, b.exception_id)) {
+            if self.archived.insert((card_id, b.exception_id), b).is_some() {
                 continue;
             }
             match b.kind {

@@ -611,6 +611,8 @@ fn lost_ack_is_resent_by_the_payee() {
 #[test]
 fn lost_value_is_recovered_once_through_the_exception_logs() {
     let mut p = pair(Mode::Personal);
+    // A copy of the payer's card (its state file), for the end of the test.
+    let mut copy = VirtualCard::from_json(&p.a.state_json()).unwrap();
     let request = start(&mut p.a, &p.a_cert, &mut p.b, &p.b_cert, 1_500);
     let value = Value::parse(&exchange(&mut p.a, &cmd::req(&request)).unwrap()).unwrap();
     // VALUE lost. Both give up.
@@ -670,6 +672,27 @@ fn lost_value_is_recovered_once_through_the_exception_logs() {
         )),
         Sw::BAD_SIGNATURE
     );
+
+    // The copy loses another transfer: its record comes under the exception id the
+    // original used. Only a clone signs that: refused, nothing stored or recovered.
+    exchange(&mut copy, &cmd::select()).unwrap();
+    exchange(&mut copy, &cmd::verify(&pin())).unwrap();
+    let request = start(&mut copy, &p.a_cert, &mut p.b, &p.b_cert, 200);
+    exchange(&mut copy, &cmd::req(&request)).unwrap();
+    exchange(&mut copy, &cmd::abort()).unwrap();
+    exchange(&mut p.b, &cmd::abort()).unwrap();
+    let copy_ex = host::exceptions(&mut copy).unwrap();
+    assert_eq!(copy_ex[0].body.exception_id, a_ex[0].body.exception_id);
+    assert_ne!(copy_ex[0].body, a_ex[0].body);
+    assert!(
+        p.ledger
+            .accept_exceptions(p.a_cert.card_id, &copy_ex)
+            .is_err(),
+        "clone detected"
+    );
+    let b_ex = host::exceptions(&mut p.b).unwrap();
+    p.ledger.accept_exceptions(p.b_cert.card_id, &b_ex).unwrap();
+    assert!(p.ledger.recover().unwrap().is_empty());
 }
 
 #[test]

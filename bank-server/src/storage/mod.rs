@@ -121,6 +121,11 @@ pub enum StorageError {
     /// copy of the card (a cloned virtual card) can sign that.
     #[error("unload {0} was already credited with a different proof: cloned card")]
     CardCloned(u32),
+    /// A card-signed exception record under an exception id whose stored record
+    /// names another transfer: a genuine card numbers its exceptions once, so only
+    /// a copy of the card can sign that.
+    #[error("exception {0} was already stored with a different record: cloned card")]
+    CardClonedException(u32),
     /// The bank blocked the card (the reason): nothing is done for it until an
     /// operator unlocks it.
     #[error("this card is blocked by the bank ({0}); an operator must unlock it")]
@@ -162,7 +167,8 @@ impl ApiError for StorageError {
             StorageError::CardModeConflict
             | StorageError::CardLoadConflict { .. }
             | StorageError::CardLoadIsRecovery(_)
-            | StorageError::CardCloned(_) => ErrorCode::IdempotencyConflict,
+            | StorageError::CardCloned(_)
+            | StorageError::CardClonedException(_) => ErrorCode::IdempotencyConflict,
             StorageError::CardBlocked(_) => ErrorCode::Forbidden,
             StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
             StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
@@ -617,6 +623,9 @@ pub struct CardExceptionOutcome {
     pub recovered: Vec<Vec<u8>>,
     /// How many of them this upload created.
     pub created: usize,
+    /// The first uploaded id whose stored record names another transfer: the card
+    /// was blocked and nothing else was stored (`recovered` is empty).
+    pub cloned: Option<u32>,
 }
 
 /// An operator's unlock decision to record.
@@ -931,9 +940,11 @@ pub trait Storage: Send + Sync + 'static {
         from: u32,
         limit: usize,
     ) -> Result<Vec<Vec<u8>>, StorageError>;
-    /// In one transaction: a blocked card is refused (`CardBlocked`); every
-    /// record whose `(card, exception_id)` is not stored yet is stored (a
-    /// stored id keeps its first record); then every transfer these records
+    /// In one transaction: a blocked card is refused (`CardBlocked`); if a
+    /// record's `(card, exception_id)` is stored with another kind or other terms,
+    /// the card is blocked and nothing else is done (`cloned`, committed: only a
+    /// copy of the card signs two records under one id); every record whose
+    /// `(card, exception_id)` is not stored yet is stored; then every transfer these records
     /// name for which an unacked debit and an abandoned credit with identical
     /// terms are stored, and that has no recovery yet, gets one: the payer
     /// card's next load number, signed by `sign`, stored with kind `recovery`

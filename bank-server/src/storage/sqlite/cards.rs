@@ -12,8 +12,8 @@ use ecash_shared::encoding::Timestamp;
 use crate::storage::{
     AuditCardException, AuditCardMove, AuditCardRecovery, AuditVisitor, CardExceptionOutcome,
     CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
-    CardUnlockRequestRecord, CardUnlockState, NewCard, NewCardLoad, NewCardUnload, NewCardUnlock,
-    NewCardUnlockRequest, RecoveryLoad, StorageError,
+    CardUnlockRequestRecord, CardUnlockState, NewCard, NewCardException, NewCardLoad,
+    NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, StorageError,
 };
 
 fn id8(v: Vec<u8>) -> Result<[u8; 8], StorageError> {
@@ -188,16 +188,14 @@ pub(super) fn card_unload(
         }
         // Two different proofs under one number: a copy of the card. Block it
         // (and only that: the outcome is Ok so this write commits).
-        tx.execute(
-            "UPDATE cards SET blocked_at = ?1, blocked_reason = ?2 WHERE id = ?3",
-            params![
-                u.now.unix(),
-                format!(
-                    "two different unload proofs under unload number {}: cloned card",
-                    u.unload_seq
-                ),
-                &u.card_id[..]
-            ],
+        block_card(
+            tx,
+            &u.card_id,
+            u.now,
+            &format!(
+                "two different unload proofs under unload number {}: cloned card",
+                u.unload_seq
+            ),
         )?;
         return Ok(CardUnloadOutcome::Cloned);
     }
@@ -262,9 +260,38 @@ pub(super) fn card_exceptions(
 ) -> Result<CardExceptionOutcome, StorageError> {
     open_card(tx, &up.card_id)?;
     account_where(tx, "id = ?1", &up.account_id)?.ok_or(StorageError::UnknownAccount)?;
+    // A genuine card numbers its exceptions once: another record under a stored id
+    // (another kind or other terms, both signed by the card's key) comes from a copy
+    // of the card. Block it, and only that (the outcome is Ok so the block commits).
     for r in &up.records {
-        // A stored id keeps its first record (the Ledger's rule): a genuine card
-        // never reuses an id, and the clearance names the id either way.
+        let kind = exception_kind(r);
+        let stored: Option<(String, Vec<u8>)> = tx
+            .query_row(
+                "SELECT kind, terms FROM card_exceptions WHERE card_id = ?1 AND exception_id = ?2",
+                params![&up.card_id[..], r.exception_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        if let Some((k, terms)) = stored
+            && (k != kind || terms != r.terms)
+        {
+            block_card(
+                tx,
+                &up.card_id,
+                up.now,
+                &format!(
+                    "two different exception records under exception id {}: cloned card",
+                    r.exception_id
+                ),
+            )?;
+            return Ok(CardExceptionOutcome {
+                recovered: Vec::new(),
+                created: 0,
+                cloned: Some(r.exception_id),
+            });
+        }
+    }
+    for r in &up.records {
         tx.execute(
             "INSERT OR IGNORE INTO card_exceptions
                  (card_id, exception_id, kind, payer, payer_seq, terms, record, account_id, created_at)
@@ -272,7 +299,7 @@ pub(super) fn card_exceptions(
             params![
                 &up.card_id[..],
                 r.exception_id,
-                if r.unacked_debit { "unacked_debit" } else { "abandoned_credit" },
+                exception_kind(r),
                 &r.payer[..],
                 r.payer_seq,
                 r.terms,
@@ -336,7 +363,31 @@ pub(super) fn card_exceptions(
     Ok(CardExceptionOutcome {
         recovered: recovered.into_iter().map(|(_, _, auth)| auth).collect(),
         created,
+        cloned: None,
     })
+}
+
+/// The stored name of a record's kind.
+fn exception_kind(r: &NewCardException) -> &'static str {
+    if r.unacked_debit {
+        "unacked_debit"
+    } else {
+        "abandoned_credit"
+    }
+}
+
+/// Blocks a card at the bank, with the reason the operator sees.
+fn block_card(
+    tx: &Connection,
+    card_id: &[u8; 8],
+    now: Timestamp,
+    reason: &str,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "UPDATE cards SET blocked_at = ?1, blocked_reason = ?2 WHERE id = ?3",
+        params![now.unix(), reason, &card_id[..]],
+    )?;
+    Ok(())
 }
 
 pub(super) fn card_unlock(
@@ -842,6 +893,89 @@ mod tests {
             }),
             Err(StorageError::UnknownCard)
         ));
+    }
+
+    #[test]
+    fn another_record_under_a_stored_exception_id_blocks_the_card() {
+        let (s, account) = setup();
+        upload(&s, account, P);
+        let (exceptions, loads) = (
+            count(&s, "SELECT count(*) FROM card_exceptions"),
+            count(&s, "SELECT count(*) FROM card_loads"),
+        );
+        let upload_p = |unacked_debit: bool, terms: &[u8]| {
+            s.card_exceptions(
+                &CardExceptionUpload {
+                    card_id: P,
+                    account_id: account,
+                    records: vec![
+                        // A new id first: it is not stored either when another is refused.
+                        NewCardException {
+                            exception_id: 2,
+                            unacked_debit: true,
+                            payer: P,
+                            payer_seq: 8,
+                            currency: Currency::EUR,
+                            amount: eur(5),
+                            terms: b"other".to_vec(),
+                            record: vec![2],
+                        },
+                        NewCardException {
+                            exception_id: 1,
+                            unacked_debit,
+                            payer: P,
+                            payer_seq: 7,
+                            currency: Currency::EUR,
+                            amount: eur(120),
+                            terms: terms.to_vec(),
+                            record: vec![1],
+                        },
+                    ],
+                    now: t(),
+                },
+                &|_| b"auth".to_vec(),
+            )
+        };
+        // Other terms, or another kind, under id 1: a copy of the card.
+        for (unacked_debit, terms) in [(true, &b"the other terms"[..]), (false, b"the terms")] {
+            assert!(s.card(&P).unwrap().unwrap().blocked.is_none());
+            let out = upload_p(unacked_debit, terms).unwrap();
+            assert_eq!(
+                (out.cloned, out.created, out.recovered.len()),
+                (Some(1), 0, 0)
+            );
+            let card = s.card(&P).unwrap().unwrap();
+            assert!(
+                card.blocked
+                    .unwrap()
+                    .contains("exception id 1: cloned card")
+            );
+            assert_eq!(
+                count(&s, "SELECT count(*) FROM card_exceptions"),
+                exceptions
+            );
+            assert_eq!(count(&s, "SELECT count(*) FROM card_loads"), loads);
+            assert!(matches!(
+                upload_p(true, b"the terms"),
+                Err(StorageError::CardBlocked(_))
+            ));
+            s.card_unlock(&NewCardUnlock {
+                card_id: P,
+                unlock_seq: 1,
+                decided_by: "test operator".into(),
+                auth: vec![9],
+                pending_only: false,
+                now: t(),
+            })
+            .unwrap();
+        }
+        // The same record under id 1 (its signature may differ) is a repeat.
+        let out = upload_p(true, b"the terms").unwrap();
+        assert_eq!(out.cloned, None);
+        assert_eq!(
+            count(&s, "SELECT count(*) FROM card_exceptions"),
+            exceptions + 1
+        );
     }
 
     fn ask(
