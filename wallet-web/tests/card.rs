@@ -20,104 +20,21 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::*;
 use ecash_card::host::{self, cmd};
 use ecash_card::transfer::{Request, StartFrom, StartTo};
 use ecash_card::{Pin, Purpose, VirtualCard};
 use ecash_shared::Amount;
-use ecash_shared::api::Credentials;
 use wallet_web::app::{App, db_name_for};
-use wallet_web::core::Wallet;
 use wallet_web::core::storage::{Storage, Store, Write};
 use wallet_web::core::transport::{Method, Transport};
-use wallet_web::services::http::HttpTransport;
 use wallet_web::services::idb::IdbStorage;
-use wallet_web::services::session::{self, SavedSession};
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
+use wallet_web::services::session;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn document() -> web_sys::Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-async fn sleep(ms: i32) {
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-fn body_text() -> String {
-    document()
-        .body()
-        .unwrap()
-        .text_content()
-        .unwrap_or_default()
-}
-
-async fn wait_for(id: &str) -> Element {
-    for _ in 0..500 {
-        if let Some(e) = document().get_element_by_id(id) {
-            return e;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} never appeared; page: {}", body_text());
-}
-
-async fn wait_text(id: &str, needle: &str) -> String {
-    for _ in 0..500 {
-        if let Some(t) = document()
-            .get_element_by_id(id)
-            .and_then(|e| e.text_content())
-            .filter(|t| t.contains(needle))
-        {
-            return t;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} never said {needle:?}; page: {}", body_text());
-}
-
-async fn type_into(id: &str, value: &str) {
-    let input: HtmlInputElement = wait_for(id).await.dyn_into().unwrap();
-    input.set_value(value);
-    let init = web_sys::EventInit::new();
-    init.set_bubbles(true);
-    let ev = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
-    input.dispatch_event(&ev).unwrap();
-    sleep(20).await;
-}
-
-async fn wait_gone(id: &str) {
-    for _ in 0..500 {
-        if document().get_element_by_id(id).is_none() {
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} never went away; page: {}", body_text());
-}
-
-/// Clicks `#id` once it is enabled (no purse operation running).
-async fn click(id: &str) {
-    for _ in 0..500 {
-        let el: HtmlElement = wait_for(id).await.dyn_into().unwrap();
-        if !el.has_attribute("disabled") {
-            el.click();
-            sleep(50).await;
-            return;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} stayed disabled; page: {}", body_text());
-}
 
 /// Picks `value` in the `<select>` `#id` once it is enabled, as a user would.
 async fn choose(id: &str, value: &str) {
@@ -236,56 +153,23 @@ async fn reader_picker_explains_what_is_missing() {
     app.destroy();
 }
 
-/// A new account at the bank at `url` with `minor` on it, logged in for the page.
-async fn logged_in_user(url: &str, admin: &str, minor: u64) -> HttpTransport {
-    let http = HttpTransport::new(url);
-    let username = format!("card{}", (js_sys::Math::random() * 1e9) as u64);
-    let creds = Credentials {
-        username: username.clone(),
-        password: "correct horse battery".into(),
-        merchant: false,
-    };
-    let db = IdbStorage::open(&format!("ecash-card-setup-{}", js_sys::Math::random()))
-        .await
-        .unwrap();
-    let setup = Wallet::new(db, http.clone());
-    setup.client().register(&creds).await.unwrap();
-    let token = setup.client().login(&creds).await.unwrap().token;
-    let credit = serde_json::json!({ "username": username, "amount": minor });
-    let resp = http
-        .send(
-            Method::Post,
-            "/v1/admin/credit",
-            Some(admin),
-            Some(credit.to_string().into_bytes()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
-    session::save(&SavedSession {
-        bank_url: url.to_owned(),
-        username: username.clone(),
-        token,
-    });
-    http
-}
-
 #[wasm_bindgen_test]
 async fn the_page_uses_a_purse_behind_the_card_bridge() {
-    let (Some(url), Some(admin), Some(bridge), Some(bridge_token)) = (
-        option_env!("ECASH_TEST_BANK_URL"),
-        option_env!("ECASH_TEST_ADMIN_TOKEN"),
+    let Some(bank) = test_bank("the_page_uses_a_purse_behind_the_card_bridge") else {
+        return;
+    };
+    let (Some(bridge), Some(bridge_token)) = (
         option_env!("ECASH_TEST_BRIDGE_URL"),
         option_env!("ECASH_TEST_BRIDGE_TOKEN"),
     ) else {
         console_log!(
-            "SKIPPED the_page_uses_a_purse_behind_the_card_bridge: set ECASH_TEST_BANK_URL, \
-             ECASH_TEST_ADMIN_TOKEN, ECASH_TEST_BRIDGE_URL and ECASH_TEST_BRIDGE_TOKEN at \
-             build time (scripts/test-wasm.sh)"
+            "SKIPPED the_page_uses_a_purse_behind_the_card_bridge: also set \
+             ECASH_TEST_BRIDGE_URL and ECASH_TEST_BRIDGE_TOKEN at build time \
+             (scripts/test-wasm.sh)"
         );
         return;
     };
-    logged_in_user(url, admin, 1_000).await;
+    logged_in_user(&bank, "card", 1_000).await;
     let app = render_card_page();
     wait_for("card-page").await;
     choose("card-reader-kind", "bridge").await;
@@ -346,17 +230,10 @@ async fn the_page_uses_a_purse_behind_the_card_bridge() {
 
 #[wasm_bindgen_test]
 async fn certify_load_pay_unload() {
-    let (Some(url), Some(admin)) = (
-        option_env!("ECASH_TEST_BANK_URL"),
-        option_env!("ECASH_TEST_ADMIN_TOKEN"),
-    ) else {
-        console_log!(
-            "SKIPPED certify_load_pay_unload: \
-             set ECASH_TEST_BANK_URL and ECASH_TEST_ADMIN_TOKEN at build time to run it"
-        );
+    let Some(bank) = test_bank("certify_load_pay_unload") else {
         return;
     };
-    let http = logged_in_user(url, admin, 10_000).await;
+    let http = logged_in_user(&bank, "card", 10_000).await;
     let app = render_card_page();
     wait_for("card-page").await;
     wait_text("card-balance", "not certified").await;
@@ -401,7 +278,7 @@ async fn certify_load_pay_unload() {
     // it. Played on the stored purses (the page has no button for losing a message).
     app.destroy();
     sleep(50).await;
-    lose_a_payment(url, 100).await;
+    lose_a_payment(bank.url, 100).await;
     let root3 = document().create_element("div").unwrap();
     document().body().unwrap().append_child(&root3).unwrap();
     let app = yew::Renderer::<App>::with_root(root3).render();
@@ -463,7 +340,7 @@ async fn certify_load_pay_unload() {
         .send(
             Method::Post,
             &format!("/v1/cards/{card_id}/unlock"),
-            Some(admin),
+            Some(bank.admin),
             Some(approve.to_string().into_bytes()),
         )
         .await
@@ -485,17 +362,8 @@ async fn certify_load_pay_unload() {
     wait_text("card-notice", "Unloaded 70.00").await;
     wait_text("card-balance", "0.00").await;
     wait_text("card-terminal-balance", "0.00").await;
-    let w = Wallet::new(
-        IdbStorage::open(&format!("ecash-card-check-{}", js_sys::Math::random()))
-            .await
-            .unwrap(),
-        http.clone(),
-    );
     let token = session::load().unwrap().token;
-    assert_eq!(
-        w.client().account(&token).await.unwrap().balance.minor(),
-        10_000
-    );
+    assert_eq!(account_balance(&http, &token).await.minor(), 10_000);
 
     // Loading from the wallet's coins: 5.00 withdrawn into the page's wallet first.
     go("#/withdraw").await;
@@ -526,26 +394,11 @@ async fn certify_load_pay_unload() {
     wait_text("card-balance", "3.00").await;
     wait_text("card-load-amount-hint", "2.00").await;
     wait_text("card-log", "Load").await;
-    assert_eq!(
-        w.client().account(&token).await.unwrap().balance.minor(),
-        9_500
-    );
+    assert_eq!(account_balance(&http, &token).await.minor(), 9_500);
     click("card-unload").await;
     wait_text("card-notice", "Unloaded 3.00").await;
-    assert_eq!(
-        w.client().account(&token).await.unwrap().balance.minor(),
-        9_800
-    );
+    assert_eq!(account_balance(&http, &token).await.minor(), 9_800);
     app.destroy();
-}
-
-async fn go(hash: &str) {
-    web_sys::window()
-        .unwrap()
-        .location()
-        .set_hash(hash)
-        .unwrap();
-    sleep(50).await;
 }
 
 /// Opens the page's purse store, runs a payment of `minor` from the personal purse to

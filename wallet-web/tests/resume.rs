@@ -10,13 +10,13 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::*;
 use ecash_shared::Amount;
-use ecash_shared::api::Credentials;
 use wallet_web::core::Wallet;
 use wallet_web::core::faults::{FaultPlan, FaultyStorage, FaultyTransport};
-use wallet_web::core::transport::{Method, Transport};
 use wallet_web::core::wallet::Session;
-use wallet_web::services::http::HttpTransport;
 use wallet_web::services::idb::IdbStorage;
 use wasm_bindgen_test::*;
 
@@ -24,58 +24,24 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const AMOUNT: Amount = Amount::from_minor(7); // three coins: 4 + 2 + 1
 
-async fn fresh_db() -> IdbStorage {
-    IdbStorage::open(&format!("ecash-resume-{}", js_sys::Math::random()))
-        .await
-        .unwrap()
-}
-
-async fn account_balance(http: &HttpTransport, token: &str) -> Amount {
-    let w = Wallet::new(fresh_db().await, http.clone());
-    w.client().account(token).await.unwrap().balance
-}
-
 #[wasm_bindgen_test]
 async fn interrupted_withdrawals_resume_without_loss() {
-    let (Some(url), Some(admin)) = (
-        option_env!("ECASH_TEST_BANK_URL"),
-        option_env!("ECASH_TEST_ADMIN_TOKEN"),
-    ) else {
-        console_log!(
-            "SKIPPED interrupted_withdrawals_resume_without_loss: \
-             set ECASH_TEST_BANK_URL and ECASH_TEST_ADMIN_TOKEN at build time to run it"
-        );
+    let Some(bank) = test_bank("interrupted_withdrawals_resume_without_loss") else {
         return;
     };
-    let http = HttpTransport::new(url);
-    let username = format!("resume{}", (js_sys::Math::random() * 1e9) as u64);
-    let creds = Credentials {
-        username: username.clone(),
-        password: "correct horse battery".into(),
-        merchant: false,
-    };
-    let setup = Wallet::new(fresh_db().await, http.clone());
-    setup.client().register(&creds).await.unwrap();
-    let token = setup.client().login(&creds).await.unwrap().token;
-    let credit = serde_json::json!({ "username": username, "amount": 100_000 });
-    let resp = http
-        .send(
-            Method::Post,
-            "/v1/admin/credit",
-            Some(admin),
-            Some(credit.to_string().into_bytes()),
-        )
-        .await
-        .unwrap();
-    assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+    let Account {
+        http,
+        username,
+        token,
+    } = credited_account(&bank, "resume", 100_000).await;
     let session = Session {
-        username: username.clone(),
+        username,
         token: token.clone(),
     };
 
     // How many await points one withdrawal passes.
     let counting = FaultPlan::new(0, false);
-    let db = fresh_db().await;
+    let db = fresh_db("resume").await;
     let w = Wallet::new(
         FaultyStorage::new(db.clone(), counting.clone()),
         FaultyTransport::new(http.clone(), counting.clone()),
@@ -89,7 +55,7 @@ async fn interrupted_withdrawals_resume_without_loss() {
     for lose_response in [false, true] {
         for n in 1..=steps {
             let before = account_balance(&http, &token).await;
-            let db = fresh_db().await;
+            let db = fresh_db("resume").await;
             let plan = FaultPlan::new(n, lose_response);
             let crashing = Wallet::new(
                 FaultyStorage::new(db.clone(), plan.clone()),

@@ -4,87 +4,15 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::*;
 use wallet_web::app::App;
 use wallet_web::services::opener;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlInputElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn document() -> web_sys::Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-async fn sleep(ms: i32) {
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    JsFuture::from(p).await.unwrap();
-}
-
-/// The element with `id`, waiting up to 5 s for it to appear.
-async fn wait_for(id: &str) -> Element {
-    for _ in 0..250 {
-        if let Some(e) = document().get_element_by_id(id) {
-            return e;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} never appeared; page: {}", body_text());
-}
-
-/// Waits until `#id`'s text contains `needle`.
-async fn wait_text(id: &str, needle: &str) -> String {
-    for _ in 0..250 {
-        if let Some(t) = document()
-            .get_element_by_id(id)
-            .and_then(|e| e.text_content())
-            .filter(|t| t.contains(needle))
-        {
-            return t;
-        }
-        sleep(20).await;
-    }
-    panic!("#{id} never said {needle:?}; page: {}", body_text());
-}
-
-fn body_text() -> String {
-    document()
-        .body()
-        .unwrap()
-        .text_content()
-        .unwrap_or_default()
-}
-
-async fn go(hash: &str) {
-    web_sys::window()
-        .unwrap()
-        .location()
-        .set_hash(hash)
-        .unwrap();
-    sleep(50).await;
-}
-
-async fn type_into(id: &str, value: &str) {
-    let input: HtmlInputElement = wait_for(id).await.dyn_into().unwrap();
-    input.set_value(value);
-    let init = web_sys::EventInit::new();
-    init.set_bubbles(true);
-    let ev = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
-    input.dispatch_event(&ev).unwrap();
-    sleep(20).await;
-}
-
-async fn click(id: &str) {
-    let el: HtmlElement = wait_for(id).await.dyn_into().unwrap();
-    el.click();
-    sleep(50).await;
-}
 
 #[wasm_bindgen_test]
 async fn the_app_starts_routes_and_validates_input() {
