@@ -380,17 +380,6 @@ const ACCOUNT_COLUMNS: &str = "id, username, password_hash, merchant, currency, 
 /// id, username, password_hash, merchant, currency, balance.
 type AccountRow = (i64, String, String, bool, String, i64);
 
-fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
 fn account_from(
     (id, username, password_hash, merchant, currency, balance): AccountRow,
 ) -> Result<AccountRecord, StorageError> {
@@ -410,7 +399,7 @@ fn account_where(
     param: &dyn rusqlite::ToSql,
 ) -> Result<Option<AccountRecord>, StorageError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {clause}");
-    tx.row(&sql, [param], account_row)
+    tx.row(&sql, [param], |r| AccountRow::try_from(r))
         .optional()?
         .map(account_from)
         .transpose()
@@ -463,17 +452,6 @@ fn post(
 /// id, currency, value, public_key, withdraw_until, deposit_until.
 type KeysetRow = (Vec<u8>, String, i64, Vec<u8>, i64, i64);
 
-fn keyset_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeysetRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
 fn keyset_from(
     (id, currency, value, public_key, wu, du): KeysetRow,
 ) -> Result<KeysetRecord, StorageError> {
@@ -512,7 +490,7 @@ impl Storage for SqliteStorage {
                 "SELECT id, currency, value, public_key, withdraw_until, deposit_until
                  FROM keysets ORDER BY currency, value, withdraw_until",
             )?;
-            let rows = stmt.query_map([], keyset_from_row)?;
+            let rows = stmt.query_map([], |r| KeysetRow::try_from(r))?;
             rows.map(|r| keyset_from(r?)).collect()
         })
     }
@@ -594,10 +572,12 @@ impl Storage for SqliteStorage {
                 "SELECT {cols} FROM sessions s JOIN accounts a ON a.id = s.account_id
                  WHERE s.token_hash = ?1 AND s.expires_at > ?2"
             );
-            tx.row(&sql, params![&token_hash[..], now.unix()], account_row)
-                .optional()?
-                .map(account_from)
-                .transpose()
+            tx.row(&sql, params![&token_hash[..], now.unix()], |r| {
+                AccountRow::try_from(r)
+            })
+            .optional()?
+            .map(account_from)
+            .transpose()
         })
     }
 
@@ -793,11 +773,11 @@ impl Storage for SqliteStorage {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, currency, value, public_key, withdraw_until, deposit_until FROM keysets",
             )?;
-            for r in stmt.query_map([], keyset_from_row)? {
+            for r in stmt.query_map([], |r| KeysetRow::try_from(r))? {
                 v.keyset(keyset_from(r?)?);
             }
             let mut stmt = tx.prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id"))?;
-            for r in stmt.query_map([], account_row)? {
+            for r in stmt.query_map([], |r| AccountRow::try_from(r))? {
                 v.account(account_from(r?)?);
             }
             let mut stmt = tx.prepare_cached(

@@ -22,17 +22,6 @@ fn id8(v: Vec<u8>) -> Result<[u8; 8], StorageError> {
 
 type CardRow = (Vec<u8>, i64, String, String, Vec<u8>, Option<String>);
 
-fn card_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CardRow> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
 fn card_from(
     (id, account_id, mode, currency, cert, blocked): CardRow,
 ) -> Result<CardRecord, StorageError> {
@@ -61,7 +50,7 @@ pub(super) fn card(tx: &Connection, id: &[u8; 8]) -> Result<Option<CardRecord>, 
     tx.query_row(
         &format!("SELECT {CARD_COLUMNS} FROM cards WHERE id = ?1"),
         [&id[..]],
-        card_row,
+        |r| CardRow::try_from(r),
     )
     .optional()?
     .map(card_from)
@@ -73,7 +62,7 @@ pub(super) fn create_card(tx: &Connection, c: &NewCard) -> Result<CardRecord, St
         .query_row(
             &format!("SELECT {CARD_COLUMNS} FROM cards WHERE card_pub = ?1"),
             [&c.card_pub[..]],
-            card_row,
+            |r| CardRow::try_from(r),
         )
         .optional()?
         .map(card_from)
@@ -605,7 +594,7 @@ fn hex_id(id: &[u8; 8]) -> String {
 
 pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<(), StorageError> {
     let mut stmt = tx.prepare(&format!("SELECT {CARD_COLUMNS} FROM cards ORDER BY id"))?;
-    for r in stmt.query_map([], card_row)? {
+    for r in stmt.query_map([], |r| CardRow::try_from(r))? {
         v.card(card_from(r?)?);
     }
     let mut stmt = tx.prepare(
