@@ -366,13 +366,7 @@ pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<()
     }
     let mut stmt =
         tx.prepare_cached("SELECT order_id, currency, amount FROM refunds ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
+    let rows = stmt.query_map([], |r| <(String, String, i64)>::try_from(r))?;
     for r in rows {
         let (order_id, currency, amount) = r?;
         v.refund(
@@ -384,13 +378,7 @@ pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<()
     let mut stmt = tx.prepare_cached(
         "SELECT order_id, currency, value FROM refund_claims ORDER BY created_at",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-        ))
-    })?;
+    let rows = stmt.query_map([], |r| <(String, String, i64)>::try_from(r))?;
     for r in rows {
         let (order_id, currency, value) = r?;
         v.refund_claim(
