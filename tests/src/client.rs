@@ -77,6 +77,23 @@ impl Raw {
     }
 }
 
+/// `path` with the paging query of a list endpoint: `?limit=L&before=B`, each
+/// part only when given.
+fn paged(path: &str, limit: Option<u32>, before: Option<i64>) -> String {
+    let mut q = Vec::new();
+    if let Some(l) = limit {
+        q.push(format!("limit={l}"));
+    }
+    if let Some(b) = before {
+        q.push(format!("before={b}"));
+    }
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    }
+}
+
 /// The HTTP side: one base URL, an optional bearer token.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -192,28 +209,23 @@ impl Client {
     }
 
     pub async fn create_account(&self, username: &str, password: &str) -> Result<()> {
-        let _: serde_json::Value = self
-            .post(
-                "/v1/accounts",
-                &Credentials {
-                    username: username.to_owned(),
-                    password: password.to_owned(),
-                    merchant: false,
-                },
-            )
-            .await?;
-        Ok(())
+        self.open_account(username, password, false).await
     }
 
     /// Opens a merchant account.
     pub async fn create_merchant_account(&self, username: &str, password: &str) -> Result<()> {
+        self.open_account(username, password, true).await
+    }
+
+    /// `POST /v1/accounts`, with the merchant flag or not.
+    async fn open_account(&self, username: &str, password: &str, merchant: bool) -> Result<()> {
         let _: serde_json::Value = self
             .post(
                 "/v1/accounts",
                 &Credentials {
                     username: username.to_owned(),
                     password: password.to_owned(),
-                    merchant: true,
+                    merchant,
                 },
             )
             .await?;
@@ -248,19 +260,8 @@ impl Client {
         limit: Option<u32>,
         before: Option<i64>,
     ) -> Result<HistoryResponse> {
-        let mut q = Vec::new();
-        if let Some(l) = limit {
-            q.push(format!("limit={l}"));
-        }
-        if let Some(b) = before {
-            q.push(format!("before={b}"));
-        }
-        let path = if q.is_empty() {
-            "/v1/accounts/me/history".to_owned()
-        } else {
-            format!("/v1/accounts/me/history?{}", q.join("&"))
-        };
-        self.get(&path).await
+        self.get(&paged("/v1/accounts/me/history", limit, before))
+            .await
     }
 
     /// `POST /v1/admin/credit` with the operator token (ignores `self.token`).
@@ -328,18 +329,7 @@ impl Client {
         limit: Option<u32>,
         before: Option<i64>,
     ) -> Result<MerchantOrdersResponse> {
-        let mut q = Vec::new();
-        if let Some(l) = limit {
-            q.push(format!("limit={l}"));
-        }
-        if let Some(b) = before {
-            q.push(format!("before={b}"));
-        }
-        let mut path = "/v1/merchant/orders".to_owned();
-        if !q.is_empty() {
-            path = format!("{path}?{}", q.join("&"));
-        }
-        self.get(&path).await
+        self.get(&paged("/v1/merchant/orders", limit, before)).await
     }
 
     /// `GET /v1/orders/{id}`: the contract.

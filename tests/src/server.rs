@@ -160,13 +160,7 @@ impl TestBank {
     pub async fn user(&self, name: &str, amount: u64) -> Wallet {
         let c = self.client();
         c.create_account(name, "password123").await.unwrap();
-        let c = c.login(name, "password123").await.unwrap();
-        if amount > 0 {
-            c.admin_credit(&self.admin_token, name, amount)
-                .await
-                .unwrap();
-        }
-        Wallet::new(c, name).await.unwrap()
+        self.logged_in(&c, name, amount).await
     }
 
     /// Opens a merchant account (merchant flag at creation), logs in, and
@@ -176,6 +170,11 @@ impl TestBank {
         c.create_merchant_account(name, "password123")
             .await
             .unwrap();
+        self.logged_in(&c, name, amount).await
+    }
+
+    /// Logs in to the account just opened, and credits `amount` (if non-zero).
+    async fn logged_in(&self, c: &Client, name: &str, amount: u64) -> Wallet {
         let c = c.login(name, "password123").await.unwrap();
         if amount > 0 {
             c.admin_credit(&self.admin_token, name, amount)
