@@ -3,11 +3,13 @@
 //!
 //! - [`client`] — a native wallet client (withdraw, swap, deposit, pay, refund claims) on `ecash_shared`.
 //! - [`server`] — a real bank-server in this process on port 0, in a temp dir.
+//! - [`cards`] — virtual purse cards issued, loaded and unloaded at a test bank, and its card endpoints.
 //! - [`wallet_transport`] — the cyberwallet's own logic (`wallet_web::core`) over `reqwest`.
 //! - [`storage_suite`] — the `Storage` trait's test suite, for every backend.
 //!
 //! The tests themselves are in `tests/`.
 
+pub mod cards;
 pub mod client;
 pub mod server;
 pub mod storage_suite;

@@ -9,164 +9,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnloadResponse,
+    ExceptionsRequest, IssuerInfo, LoadResponse, NewUnlockRequest, UnloadRequest, UnloadResponse,
     UnlockRequest, UnlockResponse, UnlockState, UnlockStatus,
 };
-use ecash_card::client::{CardBank, PurseClient, UnlockOutcome, transfer};
+use ecash_card::client::UnlockOutcome;
 use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::host::cmd;
-use ecash_card::load::{LoadAuth, LoadKind};
+use ecash_card::load::LoadKind;
 use ecash_card::risk::LockReason;
 use ecash_card::transfer::{Request, StartFrom, StartTo, Value};
 use ecash_card::transport::virtual_reader::VirtualReader;
-use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, Sw, VirtualCard};
+use ecash_card::{Mode, Purpose, Sw};
 use ecash_shared::{Amount, Currency, ErrorCode};
-use ecash_tests::client::{Client, Raw, expect_code};
+use ecash_tests::cards::{
+    HttpCardBank, Purse, assert_refused, authorize, balance, card_path, cloned_terminal, issue,
+    load, load_request, loads_from, pay, pin, post_json, today, two_purses, unload_proof, upload,
+};
+use ecash_tests::client::{Client, expect_code};
 use ecash_tests::server::TestBank;
 use serde_json::json;
-
-type Purse = PurseClient<VirtualReader>;
-
-fn pin() -> Pin {
-    Pin::new("1234").unwrap()
-}
-
-fn today() -> u32 {
-    u32::try_from(ecash_tests::client::now().unix() / 86_400).unwrap()
-}
-
-/// The bank's card endpoints over the test client (what the wallet page does with
-/// `gloo-net`).
-struct Bank<'a>(&'a Client);
-
-impl CardBank for Bank<'_> {
-    async fn upload_exceptions(
-        &self,
-        card_id: CardId,
-        records: Vec<ExceptionRecord>,
-    ) -> Result<ExceptionsResponse, ecash_card::Error> {
-        self.0
-            .post(
-                &format!("/v1/cards/{card_id}/exceptions"),
-                &ExceptionsRequest { records },
-            )
-            .await
-            .map_err(|e| ecash_card::Error::Bank(e.to_string()))
-    }
-
-    async fn loads_from(
-        &self,
-        card_id: CardId,
-        from: u32,
-    ) -> Result<Vec<LoadAuth>, ecash_card::Error> {
-        self.0
-            .get::<LoadsResponse>(&format!("/v1/cards/{card_id}/loads?from={from}"))
-            .await
-            .map(|r| r.loads)
-            .map_err(|e| ecash_card::Error::Bank(e.to_string()))
-    }
-
-    async fn request_unlock(
-        &self,
-        card_id: CardId,
-        request: &NewUnlockRequest,
-    ) -> Result<UnlockStatus, ecash_card::Error> {
-        self.0
-            .post(&format!("/v1/cards/{card_id}/unlock-requests"), request)
-            .await
-            .map_err(|e| ecash_card::Error::Bank(e.to_string()))
-    }
-
-    async fn unlock_status(
-        &self,
-        card_id: CardId,
-    ) -> Result<Option<UnlockStatus>, ecash_card::Error> {
-        match self.0.get(&format!("/v1/cards/{card_id}/unlock")).await {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.code() == Some(ErrorCode::NoUnlockRequest) => Ok(None),
-            Err(e) => Err(ecash_card::Error::Bank(e.to_string())),
-        }
-    }
-}
-
-/// A blank virtual card in `slot`, initialized, certified by `owner`, personalized.
-async fn issue(reader: &VirtualReader, slot: &str, owner: &Client, mode: Mode) -> Purse {
-    reader.insert(slot, VirtualCard::blank().unwrap());
-    let mut purse = PurseClient::connect(reader.clone(), slot).await.unwrap();
-    let info: IssuerInfo = owner.get("/v1/cards/issuer").await.unwrap();
-    let key = purse
-        .exchange(&cmd::initialize(&info.issuer_key))
-        .await
-        .unwrap();
-    let card_pub = CardPublicKey::from_bytes(&key.try_into().unwrap()).unwrap();
-    let r: CertifyResponse = owner
-        .post("/v1/cards", &CertifyRequest { card_pub, mode })
-        .await
-        .unwrap();
-    purse
-        .exchange(&cmd::personalize(
-            &r.cert,
-            &pin(),
-            &Pin::new_puk("12345678").unwrap(),
-        ))
-        .await
-        .unwrap();
-    purse.select().await.unwrap();
-    purse
-}
-
-/// POSTs any JSON body; the raw answer (for bad-input tests).
-async fn post(c: &Client, path: &str, body: serde_json::Value) -> Raw {
-    c.raw(
-        "POST",
-        path,
-        &[("content-type", "application/json")],
-        Some(serde_json::to_vec(&body).unwrap()),
-    )
-    .await
-    .unwrap()
-}
-
-/// A refusal with this status and code, and a detail to show.
-fn assert_refused(r: &Raw, status: u16, code: &str, what: &str) {
-    assert_eq!(
-        (r.status, r.code()),
-        (status, Some(code)),
-        "{what}: {:?}",
-        r.body
-    );
-    assert!(
-        r.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "{what}"
-    );
-}
-
-fn path(purse: &Purse, what: &str) -> String {
-    format!("/v1/cards/{}/{what}", purse.cert().unwrap().card_id)
-}
-
-/// The bank authorizes load number `load_seq` (debiting `owner`); the card is not told.
-async fn authorize(purse: &Purse, owner: &Client, minor: u64, load_seq: u32) -> LoadAuth {
-    let req = LoadRequest {
-        amount: Amount::from_minor(minor),
-        load_seq,
-    };
-    let r: LoadResponse = owner.post(&path(purse, "loads"), &req).await.unwrap();
-    r.auth
-}
-
-async fn load(purse: &mut Purse, owner: &Client, minor: u64) -> LoadAuth {
-    let seq = purse.status().await.unwrap().next_load_seq;
-    let auth = authorize(purse, owner, minor, seq).await;
-    purse.load(&auth).await.unwrap();
-    auth
-}
-
-async fn balance(purse: &mut Purse) -> u64 {
-    purse.balance().await.unwrap().0.minor()
-}
 
 /// A transfer of `minor` from `payer` to `payee` whose VALUE never reaches the payee;
 /// both purses then ABORT: the payer logs an unacked debit, the payee an abandoned
@@ -204,33 +65,8 @@ async fn lose_a_transfer(payer: &mut Purse, payee: &mut Purse, minor: u64) -> Va
     value
 }
 
-async fn upload(owner: &Client, purse: &Purse, records: &[ExceptionRecord]) -> ExceptionsResponse {
-    owner
-        .post(
-            &path(purse, "exceptions"),
-            &ExceptionsRequest {
-                records: records.to_vec(),
-            },
-        )
-        .await
-        .unwrap()
-}
-
-async fn loads_from(owner: &Client, purse: &Purse, from: u32) -> Vec<LoadAuth> {
-    owner
-        .get::<LoadsResponse>(&format!("{}?from={from}", path(purse, "loads")))
-        .await
-        .unwrap()
-        .loads
-}
-
 async fn lost_value_is_recovered_once(payee_first: bool) {
-    let bank = TestBank::start().await;
-    let alice = bank.user("alice", 1000).await;
-    let shop = bank.merchant("shop", 0).await;
-    let reader = VirtualReader::new();
-    let mut payer = issue(&reader, "personal", &alice.client, Mode::Personal).await;
-    let mut payee = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
+    let (bank, alice, shop, mut payer, mut payee) = two_purses(1000).await;
     let bank_load = load(&mut payer, &alice.client, 500).await;
     assert_eq!(alice.client.balance().await.unwrap().minor(), 500);
 
@@ -327,13 +163,7 @@ async fn lost_value_is_recovered_once(payee_first: bool) {
     expect_code(
         alice
             .client
-            .post::<_, LoadResponse>(
-                &path(&payer, "loads"),
-                &LoadRequest {
-                    amount: Amount::from_minor(120),
-                    load_seq: 2,
-                },
-            )
+            .post::<_, LoadResponse>(&card_path(&payer, "loads"), &load_request(120, 2))
             .await,
         ErrorCode::IdempotencyConflict,
     );
@@ -341,32 +171,33 @@ async fn lost_value_is_recovered_once(payee_first: bool) {
 
     // Each purse syncs (the wallet's "Sync with bank"): logs cleared, the payer loads
     // its recovery; a second sync has nothing to do.
-    let s = payee.sync_with_bank(&Bank(&shop.client)).await.unwrap();
+    let s = payee
+        .sync_with_bank(&HttpCardBank(&shop.client))
+        .await
+        .unwrap();
     assert_eq!((s.cleared, s.loaded.len()), (1, 0));
-    let s = payer.sync_with_bank(&Bank(&alice.client)).await.unwrap();
+    let s = payer
+        .sync_with_bank(&HttpCardBank(&alice.client))
+        .await
+        .unwrap();
     assert_eq!(s.cleared, 1);
     assert_eq!(s.loaded.len(), 1);
     assert_eq!(s.loaded_value().unwrap().minor(), 120);
     assert_eq!(balance(&mut payer).await, 500, "the lost value is back");
     assert_eq!(payer.status().await.unwrap().exceptions, 0);
     assert_eq!(payee.status().await.unwrap().exceptions, 0);
-    let s = payer.sync_with_bank(&Bank(&alice.client)).await.unwrap();
+    let s = payer
+        .sync_with_bank(&HttpCardBank(&alice.client))
+        .await
+        .unwrap();
     assert_eq!((s.cleared, s.loaded.len()), (0, 0));
     assert_eq!(balance(&mut payer).await, 500);
 
     // Everything unloads back: the books close at zero on cards.
-    payer.verify_pin(&pin()).await.unwrap();
-    let proof = payer
-        .unload(&UnloadOrder {
-            amount: Amount::from_minor(500),
-            destination: destination_for_account("alice"),
-            day: today(),
-        })
-        .await
-        .unwrap();
+    let proof = unload_proof(&mut payer, "alice", 500).await;
     let _: UnloadResponse = alice
         .client
-        .post(&path(&payer, "unloads"), &UnloadRequest { proof })
+        .post(&card_path(&payer, "unloads"), &UnloadRequest { proof })
         .await
         .unwrap();
     assert_eq!(alice.client.balance().await.unwrap().minor(), 1000);
@@ -397,12 +228,7 @@ fn hex(b: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_exception_uploads_are_refused_and_store_nothing() {
-    let bank = TestBank::start().await;
-    let alice = bank.user("alice", 1000).await;
-    let shop = bank.merchant("shop", 0).await;
-    let reader = VirtualReader::new();
-    let mut payer = issue(&reader, "personal", &alice.client, Mode::Personal).await;
-    let mut payee = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
+    let (bank, alice, shop, mut payer, mut payee) = two_purses(1000).await;
     load(&mut payer, &alice.client, 500).await;
     lose_a_transfer(&mut payer, &mut payee, 100).await;
     // A second lost transfer gives the payer two records.
@@ -411,7 +237,7 @@ async fn bad_exception_uploads_are_refused_and_store_nothing() {
     let theirs = payee.exceptions().await.unwrap();
     assert_eq!((mine.len(), theirs.len()), (2, 2));
     let before = bank.assert_audit_clean();
-    let url = path(&payer, "exceptions");
+    let url = card_path(&payer, "exceptions");
     let anonymous = bank.client();
     let good = json!(hex(&mine[0].to_bytes()));
 
@@ -546,7 +372,7 @@ async fn bad_exception_uploads_are_refused_and_store_nothing() {
         ),
     ];
     for (name, client, path, body, status, code) in cases {
-        let r = post(client, &path, body).await;
+        let r = post_json(client, &path, body).await;
         assert_refused(&r, status, code, name);
     }
     assert_eq!(bank.assert_audit_clean(), before, "nothing stored");
@@ -587,13 +413,16 @@ async fn loads_are_sent_again_from_any_number() {
     assert!(loads_from(&alice.client, &purse, 3).await.is_empty());
     assert!(loads_from(&alice.client, &purse, u32::MAX).await.is_empty());
     // The card fetches what it has not loaded.
-    let s = purse.sync_with_bank(&Bank(&alice.client)).await.unwrap();
+    let s = purse
+        .sync_with_bank(&HttpCardBank(&alice.client))
+        .await
+        .unwrap();
     assert_eq!((s.cleared, s.loaded_value().unwrap().minor()), (0, 30));
     assert_eq!(balance(&mut purse).await, 130);
     assert_eq!(alice.client.balance().await.unwrap().minor(), 870);
     bank.assert_audit_clean();
 
-    let loads = path(&purse, "loads");
+    let loads = card_path(&purse, "loads");
     let before = bank.assert_audit_clean();
     let anonymous = bank.client();
     for (q, status, code) in [
@@ -637,32 +466,13 @@ async fn loads_are_sent_again_from_any_number() {
     assert_eq!(bank.assert_audit_clean(), before);
 }
 
-async fn unload_proof(purse: &mut Purse, account: &str, minor: u64) -> UnloadProof {
-    purse.verify_pin(&pin()).await.unwrap();
-    purse
-        .unload(&UnloadOrder {
-            amount: Amount::from_minor(minor),
-            destination: destination_for_account(account),
-            day: today(),
-        })
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
-    let bank = TestBank::start().await;
-    let shop = bank.merchant("shop", 1000).await;
-    let reader = VirtualReader::new();
-    let mut terminal = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
-    load(&mut terminal, &shop.client, 300).await;
-    let state = reader.state_json("terminal").unwrap();
-    reader.insert("clone", VirtualCard::from_json(&state).unwrap());
-    let mut clone = PurseClient::connect(reader.clone(), "clone").await.unwrap();
+    let (bank, shop, mut terminal, mut clone) = cloned_terminal(300).await;
 
     let proof = unload_proof(&mut terminal, "shop", 100).await;
     let copy = unload_proof(&mut clone, "shop", 90).await;
-    let unloads = path(&terminal, "unloads");
+    let unloads = card_path(&terminal, "unloads");
     let _: UnloadResponse = shop
         .client
         .post(
@@ -693,13 +503,7 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
     let seq = terminal.status().await.unwrap().next_load_seq;
     blocked(
         shop.client
-            .post(
-                &path(&terminal, "loads"),
-                &LoadRequest {
-                    amount: Amount::from_minor(10),
-                    load_seq: seq,
-                },
-            )
+            .post(&card_path(&terminal, "loads"), &load_request(10, seq))
             .await,
     );
     blocked(
@@ -726,21 +530,21 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
     blocked(
         shop.client
             .post(
-                &path(&terminal, "exceptions"),
+                &card_path(&terminal, "exceptions"),
                 &ExceptionsRequest { records: vec![] },
             )
             .await,
     );
     blocked(
         shop.client
-            .get(&format!("{}?from=1", path(&terminal, "loads")))
+            .get(&format!("{}?from=1", card_path(&terminal, "loads")))
             .await,
     );
     assert_eq!(shop.client.balance().await.unwrap().minor(), 800);
     assert_eq!(bank.assert_audit_clean(), before);
 
     // Only the operator unlocks.
-    let unlock_path = path(&terminal, "unlock");
+    let unlock_path = card_path(&terminal, "unlock");
     let unlock_seq = terminal.status().await.unwrap().next_unlock_seq;
     let req = UnlockRequest { unlock_seq };
     expect_code(
@@ -767,7 +571,7 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
         json!({ "unlock_seq": -1 }),
         json!({ "unlock_seq": 1, "extra": 1 }),
     ] {
-        let r = post(&admin, &unlock_path, body.clone()).await;
+        let r = post_json(&admin, &unlock_path, body.clone()).await;
         assert_eq!((r.status, r.code()), (400, Some("BAD_REQUEST")), "{body}");
     }
     let r: UnlockResponse = admin.post(&unlock_path, &req).await.unwrap();
@@ -801,16 +605,7 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
 /// Breaks the payer's per-transfer limit (a personal purse's is 50.00) with a
 /// payment of 60.00 it could pay: the card refuses it and locks itself.
 async fn lock_by_risk(purse: &mut Purse, terminal: &mut Purse) {
-    purse.verify_pin(&pin()).await.unwrap();
-    let e = transfer(
-        purse,
-        terminal,
-        Amount::from_minor(6_000),
-        Purpose::Payment,
-        today(),
-    )
-    .await
-    .unwrap_err();
+    let e = pay(purse, terminal, 6_000).await.unwrap_err();
     assert_eq!(e, ecash_card::Error::Status(Sw::RISK_LOCKED));
     assert_eq!(
         purse.status().await.unwrap().lock,
@@ -820,14 +615,9 @@ async fn lock_by_risk(purse: &mut Purse, terminal: &mut Purse) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_purse_is_reopened_through_an_unlock_request() {
-    let bank = TestBank::start().await;
-    let alice = bank.user("alice", 10_000).await;
+    let (bank, alice, _shop, mut purse, mut terminal) = two_purses(10_000).await;
     let bob = bank.user("bob", 0).await;
-    let shop = bank.merchant("shop", 0).await;
-    let reader = VirtualReader::new();
-    let mut purse = issue(&reader, "personal", &alice.client, Mode::Personal).await;
-    let mut terminal = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
-    let alices = Bank(&alice.client);
+    let alices = HttpCardBank(&alice.client);
     let card_id = purse.cert().unwrap().card_id;
     load(&mut purse, &alice.client, 7_000).await;
     lock_by_risk(&mut purse, &mut terminal).await;
@@ -846,8 +636,8 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
         purse.apply_unlock(&alices).await.unwrap(),
         UnlockOutcome::NotRequested
     );
-    let status_path = path(&purse, "unlock");
-    let requests = path(&purse, "unlock-requests");
+    let status_path = card_path(&purse, "unlock");
+    let requests = card_path(&purse, "unlock-requests");
     expect_code(
         alice.client.get::<UnlockStatus>(&status_path).await,
         ErrorCode::NoUnlockRequest,
@@ -923,7 +713,7 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
             "BAD_REQUEST",
         ),
     ] {
-        let r = post(client, p, body.clone()).await;
+        let r = post_json(client, p, body.clone()).await;
         assert_refused(&r, status, code, &format!("{p} {body}"));
     }
     for (client, code) in [
@@ -1034,7 +824,7 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
 
     // The operator changes their mind over HTTP (number 0 refused first).
     let admin = bank.client().with_token(Some(&bank.admin_token));
-    let r = post(&admin, &status_path, json!({ "unlock_seq": 0 })).await;
+    let r = post_json(&admin, &status_path, json!({ "unlock_seq": 0 })).await;
     assert_eq!(
         (r.status, r.code()),
         (400, Some("BAD_REQUEST")),
@@ -1067,16 +857,7 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
     assert_eq!((st.lock, st.next_unlock_seq), (None, 2));
     assert_eq!(balance(&mut purse).await, 7_040);
     // It works again: a payment within the limits.
-    purse.verify_pin(&pin()).await.unwrap();
-    transfer(
-        &mut purse,
-        &mut terminal,
-        Amount::from_minor(100),
-        Purpose::Payment,
-        today(),
-    )
-    .await
-    .unwrap();
+    pay(&mut purse, &mut terminal, 100).await.unwrap();
     assert_eq!(
         (balance(&mut purse).await, balance(&mut terminal).await),
         (6_940, 100)
@@ -1122,7 +903,7 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
     expect_code(
         bob.client
             .post::<_, UnlockStatus>(
-                &path(&terminal, "unlock-requests"),
+                &card_path(&terminal, "unlock-requests"),
                 &NewUnlockRequest {
                     unlock_seq: 1,
                     reason: None,

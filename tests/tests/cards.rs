@@ -7,103 +7,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use ecash_card::api::{
-    CertifyRequest, CertifyResponse, IssuerInfo, LoadRequest, LoadResponse, UnloadRequest,
-    UnloadResponse,
-};
-use ecash_card::client::{PurseClient, transfer};
-use ecash_card::host::cmd;
+use ecash_card::Mode;
+use ecash_card::api::{IssuerInfo, LoadRequest, LoadResponse, UnloadRequest, UnloadResponse};
 use ecash_card::transport::virtual_reader::VirtualReader;
-use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardPublicKey, Mode, Pin, Purpose, VirtualCard};
 use ecash_shared::api::LedgerKind;
 use ecash_shared::{Amount, Currency, ErrorCode};
+use ecash_tests::cards::{
+    balance, card_path, cloned_terminal, issue, load, load_request, pay, two_purses, unload_proof,
+};
 use ecash_tests::client::{Client, expect_code};
 use ecash_tests::server::TestBank;
 
-fn pin() -> Pin {
-    Pin::new("1234").unwrap()
-}
-
-fn puk() -> Pin {
-    Pin::new_puk("12345678").unwrap()
-}
-
-fn today() -> u32 {
-    u32::try_from(ecash_tests::client::now().unix() / 86_400).unwrap()
-}
-
-type Purse = PurseClient<VirtualReader>;
-
-/// A blank virtual card in `slot`, initialized with the bank's issuer key,
-/// certified by `owner` and personalized.
-async fn issue(reader: &VirtualReader, slot: &str, owner: &Client, mode: Mode) -> Purse {
-    reader.insert(slot, VirtualCard::blank().unwrap());
-    let mut purse = PurseClient::connect(reader.clone(), slot).await.unwrap();
-    assert!(purse.cert().is_none());
-    let info: IssuerInfo = owner.get("/v1/cards/issuer").await.unwrap();
-    assert_eq!(info.currency, Currency::EUR);
-    let key = purse
-        .exchange(&cmd::initialize(&info.issuer_key))
-        .await
-        .unwrap();
-    let card_pub = CardPublicKey::from_bytes(&key.try_into().unwrap()).unwrap();
-    let req = CertifyRequest { card_pub, mode };
-    let r: CertifyResponse = owner.post("/v1/cards", &req).await.unwrap();
-    r.cert.verify(&info.issuer_key).unwrap();
-    assert_eq!(r.cert.card_pub, card_pub);
-    assert_eq!(r.cert.profile.mode, mode);
-    // A retried certification answers the same certificate.
-    let again: CertifyResponse = owner.post("/v1/cards", &req).await.unwrap();
-    assert_eq!(again, r);
-    purse
-        .exchange(&cmd::personalize(&r.cert, &pin(), &puk()))
-        .await
-        .unwrap();
-    purse.select().await.unwrap();
-    assert_eq!(purse.cert(), Some(&r.cert));
-    purse
-}
-
-fn card_path(purse: &Purse, what: &str) -> String {
-    format!("/v1/cards/{}/{what}", purse.cert().unwrap().card_id)
-}
-
-async fn load(purse: &mut Purse, owner: &Client, minor: u64) -> LoadResponse {
-    let seq = purse.status().await.unwrap().next_load_seq;
-    let req = LoadRequest {
-        amount: Amount::from_minor(minor),
-        load_seq: seq,
-    };
-    let r: LoadResponse = owner.post(&card_path(purse, "loads"), &req).await.unwrap();
-    purse.load(&r.auth).await.unwrap();
-    r
-}
-
-async fn unload(purse: &mut Purse, account: &str, minor: u64) -> UnloadProof {
-    purse.verify_pin(&pin()).await.unwrap();
-    purse
-        .unload(&UnloadOrder {
-            amount: Amount::from_minor(minor),
-            destination: destination_for_account(account),
-            day: today(),
-        })
-        .await
-        .unwrap()
-}
-
-async fn balance(purse: &mut Purse) -> u64 {
-    purse.balance().await.unwrap().0.minor()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn certify_load_transfer_unload() {
-    let bank = TestBank::start().await;
-    let alice = bank.user("alice", 1000).await;
-    let shop = bank.merchant("shop", 0).await;
-    let reader = VirtualReader::new();
-    let mut personal = issue(&reader, "personal", &alice.client, Mode::Personal).await;
-    let mut terminal = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
+    let (bank, alice, shop, mut personal, mut terminal) = two_purses(1000).await;
     assert_ne!(
         personal.cert().unwrap().card_id,
         terminal.cert().unwrap().card_id
@@ -112,10 +29,7 @@ async fn certify_load_transfer_unload() {
 
     // Load 300: the account is debited once, a retry answers the same authorization.
     let seq = personal.status().await.unwrap().next_load_seq;
-    let req = LoadRequest {
-        amount: Amount::from_minor(300),
-        load_seq: seq,
-    };
+    let req = load_request(300, seq);
     let first: LoadResponse = alice
         .client
         .post(&card_path(&personal, "loads"), &req)
@@ -160,22 +74,13 @@ async fn certify_load_transfer_unload() {
     assert_eq!(alice.client.balance().await.unwrap().minor(), 650);
 
     // Offline: personal pays the terminal 120; the bank sees nothing.
-    personal.verify_pin(&pin()).await.unwrap();
-    transfer(
-        &mut personal,
-        &mut terminal,
-        Amount::from_minor(120),
-        Purpose::Payment,
-        today(),
-    )
-    .await
-    .unwrap();
+    pay(&mut personal, &mut terminal, 120).await.unwrap();
     assert_eq!(balance(&mut personal).await, 230);
     assert_eq!(balance(&mut terminal).await, 120);
     bank.assert_audit_clean();
 
     // The terminal unloads 100 to the shop's account: credited once.
-    let proof = unload(&mut terminal, "shop", 100).await;
+    let proof = unload_proof(&mut terminal, "shop", 100).await;
     let body = UnloadRequest {
         proof: proof.clone(),
     };
@@ -213,7 +118,7 @@ async fn certify_load_transfer_unload() {
     );
 
     // The customer unloads the rest of her purse to her own account.
-    let proof = unload(&mut personal, "alice", 230).await;
+    let proof = unload_proof(&mut personal, "alice", 230).await;
     let r: UnloadResponse = alice
         .client
         .post(&card_path(&personal, "unloads"), &UnloadRequest { proof })
@@ -231,18 +136,11 @@ async fn certify_load_transfer_unload() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloned_card_is_refused() {
-    let bank = TestBank::start().await;
-    let shop = bank.merchant("shop", 1000).await;
-    let reader = VirtualReader::new();
-    let mut terminal = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
-    load(&mut terminal, &shop.client, 200).await;
-    // A copy of the card's key and state in another slot.
-    let state = reader.state_json("terminal").unwrap();
-    reader.insert("clone", VirtualCard::from_json(&state).unwrap());
-    let mut clone = PurseClient::connect(reader.clone(), "clone").await.unwrap();
+    // A terminal loaded with 200, and a copy of its key and state in another slot.
+    let (bank, shop, mut terminal, mut clone) = cloned_terminal(200).await;
 
-    let proof = unload(&mut terminal, "shop", 150).await;
-    let copy = unload(&mut clone, "shop", 120).await;
+    let proof = unload_proof(&mut terminal, "shop", 150).await;
+    let copy = unload_proof(&mut clone, "shop", 120).await;
     assert_eq!(proof.body.unload_seq, copy.body.unload_seq);
     let path = card_path(&terminal, "unloads");
     let _: UnloadResponse = shop
@@ -269,10 +167,6 @@ async fn bad_input_changes_nothing() {
     let mut purse = issue(&reader, "personal", &alice.client, Mode::Personal).await;
     let loads = card_path(&purse, "loads");
     let unloads = card_path(&purse, "unloads");
-    let req = |minor: u64, load_seq: u32| LoadRequest {
-        amount: Amount::from_minor(minor),
-        load_seq,
-    };
     let post_load = |c: &Client, path: &str, r: LoadRequest| {
         let c = c.clone();
         let path = path.to_owned();
@@ -281,46 +175,46 @@ async fn bad_input_changes_nothing() {
 
     // No token; another account's card; unknown or malformed card ids.
     expect_code(
-        post_load(&bank.client(), &loads, req(10, 1)).await,
+        post_load(&bank.client(), &loads, load_request(10, 1)).await,
         ErrorCode::Unauthorized,
     );
     expect_code(
-        post_load(&bob.client, &loads, req(10, 1)).await,
+        post_load(&bob.client, &loads, load_request(10, 1)).await,
         ErrorCode::Forbidden,
     );
     expect_code(
         post_load(
             &alice.client,
             "/v1/cards/0000000000000000/loads",
-            req(10, 1),
+            load_request(10, 1),
         )
         .await,
         ErrorCode::NotFound,
     );
     expect_code(
-        post_load(&alice.client, "/v1/cards/xyz/loads", req(10, 1)).await,
+        post_load(&alice.client, "/v1/cards/xyz/loads", load_request(10, 1)).await,
         ErrorCode::NotFound,
     );
     // Zero, above the virtual card's cap, more than the balance.
     expect_code(
-        post_load(&alice.client, &loads, req(0, 1)).await,
+        post_load(&alice.client, &loads, load_request(0, 1)).await,
         ErrorCode::InvalidAmount,
     );
     expect_code(
-        post_load(&alice.client, &loads, req(1_000_000, 1)).await,
+        post_load(&alice.client, &loads, load_request(1_000_000, 1)).await,
         ErrorCode::InvalidAmount,
     );
     expect_code(
-        post_load(&alice.client, &loads, req(101, 1)).await,
+        post_load(&alice.client, &loads, load_request(101, 1)).await,
         ErrorCode::InsufficientFunds,
     );
     // Not the card's next number.
     expect_code(
-        post_load(&alice.client, &loads, req(10, 2)).await,
+        post_load(&alice.client, &loads, load_request(10, 2)).await,
         ErrorCode::BadRequest,
     );
     expect_code(
-        post_load(&alice.client, &loads, req(10, 0)).await,
+        post_load(&alice.client, &loads, load_request(10, 0)).await,
         ErrorCode::BadRequest,
     );
     // Bad bodies.
@@ -355,13 +249,13 @@ async fn bad_input_changes_nothing() {
     // A stored number with another amount.
     load(&mut purse, &alice.client, 40).await;
     expect_code(
-        post_load(&alice.client, &loads, req(41, 1)).await,
+        post_load(&alice.client, &loads, load_request(41, 1)).await,
         ErrorCode::IdempotencyConflict,
     );
     assert_eq!(alice.client.balance().await.unwrap().minor(), 60);
 
     // Unloads: the proof of this card to another card's path, a forged signature.
-    let mut proof = unload(&mut purse, "alice", 10).await;
+    let mut proof = unload_proof(&mut purse, "alice", 10).await;
     let other = issue(&reader, "other", &alice.client, Mode::Personal).await;
     expect_code(
         alice
