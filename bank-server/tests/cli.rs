@@ -4,55 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-use bank_server::storage::{AccountId, CardUnlockState, NewAccount, NewCard, NewCardUnlockRequest};
-use bank_server::{Bank, Config, Database, now};
-use ecash_shared::{Amount, Currency};
-
-const BIN: &str = env!("CARGO_BIN_EXE_bank-server");
-
-fn cli(db: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["--max-denomination", "4"])
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Opens alice's account through the library.
-fn alice(bank: &Bank) -> AccountId {
-    bank.storage
-        .create_account(&NewAccount {
-            username: "alice".into(),
-            password_hash: "x".into(),
-            merchant: false,
-            currency: Currency::EUR,
-            created_at: now(),
-        })
-        .unwrap()
-}
-
-fn config(db: &Path) -> Config {
-    Config {
-        database: Database::File(db.to_owned()),
-        max_denomination: Amount::from_minor(4),
-        static_dir: None,
-        ..Config::default()
-    }
-}
+use bank_server::storage::{CardUnlockState, NewCard, NewCardUnlockRequest};
+use bank_server::{Bank, now};
+use common::{account, cli, config, stderr, stdout};
+use ecash_shared::Currency;
 
 #[test]
 fn credit_audit_rotate() {
@@ -65,7 +22,7 @@ fn credit_audit_rotate() {
 
     // A bank with one account, made through the library.
     let bank = Bank::open(config(&db)).unwrap();
-    alice(&bank);
+    account(&bank, "alice");
     let keysets_before = bank.storage.keysets().unwrap();
     assert_eq!(keysets_before.len(), 3);
     drop(bank);
@@ -133,7 +90,7 @@ fn card_unlock_requests_listed_refused_and_approved() {
     // A card of alice's whose owner asked to reopen it (the HTTP side is tested in
     // ecash-tests' card_recovery).
     let bank = Bank::open(config(&db)).unwrap();
-    let alice = alice(&bank);
+    let alice = account(&bank, "alice");
     let card_pub = ecash_card::CardKey::generate().unwrap().public();
     let cert = bank.keys.card_issuer().certify(
         ecash_card::CardId(card),

@@ -15,88 +15,17 @@
 #[path = "../../tests/src/client.rs"]
 mod client;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
 use client::{Client, ClientError, OwnedCoin, PendingSwap, PendingWithdraw, Wallet};
+use common::{ADMIN, audit, start};
 use ecash_shared::api::{CoinState, DepositRequest};
 
-const BIN: &str = env!("CARGO_BIN_EXE_bank-server");
-const ADMIN: &str = "crash-test-admin-token";
 const CYCLES: usize = 5;
 const WALLETS: usize = 2;
 const START_CREDIT: u64 = 1_000_000;
-
-struct Server {
-    child: Child,
-    url: String,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Also on a failing assertion: never leave a server behind.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is waited for by `Server`'s `Drop` (and after each kill).
-#[allow(clippy::zombie_processes)]
-fn start(dir: &Path) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(dir.join("bank.sqlite"))
-        .args([
-            "--max-denomination",
-            "64",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-        ])
-        .env("BANK_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
-        if let Some(rest) = line.trim().strip_prefix("bank-server: listening on ") {
-            let url = rest.trim_end_matches('/').to_owned();
-            return Server {
-                child,
-                url,
-                _stdout: stdout,
-            };
-        }
-    }
-}
-
-fn audit(dir: &Path) -> String {
-    let out = Command::new(BIN)
-        .arg("--db")
-        .arg(dir.join("bank.sqlite"))
-        .arg("audit")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "audit failed:\n{text}");
-    assert!(text.contains("audit: clean"), "{text}");
-    text
-}
 
 /// xorshift64*, seeded from the OS and printed, so a failure can be replayed.
 struct Rng(u64);
@@ -243,7 +172,7 @@ impl Model {
 async fn killed_at_random_moments_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng::new();
-    let mut server = start(dir.path());
+    let mut server = start(dir.path(), &[]);
 
     let mut models = Vec::new();
     for i in 0..WALLETS {
@@ -276,7 +205,7 @@ async fn killed_at_random_moments_loses_nothing() {
         eprintln!("cycle {cycle}: killed after {delay} ms, {in_flight} operation(s) in flight");
 
         audit(dir.path());
-        server = start(dir.path());
+        server = start(dir.path(), &[]);
         for m in &mut models {
             m.wallet.client = m.wallet.client.with_base(&server.url);
             m.resolve().await;

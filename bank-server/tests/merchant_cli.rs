@@ -8,59 +8,22 @@
 #[path = "../../tests/src/client.rs"]
 mod client;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+mod common;
 
-use bank_server::storage::{NewAccount, NewOrder, NewRefund, SpendEffect, SpendRequest};
-use bank_server::{Bank, Config, Database, now};
+use bank_server::storage::{NewOrder, NewRefund, SpendEffect, SpendRequest};
+use bank_server::{Bank, now};
 use client::{Client, Wallet};
+use common::{ADMIN, account, audit, cli, config, start, stdout};
 use ecash_shared::api::{CreateOrderResponse, OrderState};
 use ecash_shared::coin::PlanchetSecrets;
 use ecash_shared::{Amount, Currency, SpendMessage, blind_rsa};
-
-const BIN: &str = env!("CARGO_BIN_EXE_bank-server");
-const ADMIN: &str = "merchant-cli-admin-token";
-
-fn cli(db: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["--max-denomination", "4"])
-        .args(args)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn config(db: &Path) -> Config {
-    Config {
-        database: Database::File(db.to_owned()),
-        max_denomination: Amount::from_minor(4),
-        static_dir: None,
-        ..Config::default()
-    }
-}
 
 #[test]
 fn make_merchant_and_audit_of_orders_and_refunds() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bank.sqlite");
     let bank = Bank::open(config(&db)).unwrap();
-    let alice = bank
-        .storage
-        .create_account(&NewAccount {
-            username: "alice".into(),
-            password_hash: "x".into(),
-            merchant: false,
-            currency: Currency::EUR,
-            created_at: now(),
-        })
-        .unwrap();
+    let alice = account(&bank, "alice");
     drop(bank);
 
     let out = cli(
@@ -135,22 +98,13 @@ fn make_merchant_and_audit_of_orders_and_refunds() {
         .collect();
     // The coins were signed outside any withdrawal: wire the same value in and
     // "withdraw" it, so the books balance as they would for real coins.
-    bank.storage
-        .create_account(&NewAccount {
-            username: "payer".into(),
-            password_hash: "x".into(),
-            merchant: false,
-            currency: Currency::EUR,
-            created_at: t,
-        })
-        .unwrap();
-    let payer = bank.storage.account_by_username("payer").unwrap().unwrap();
+    let payer = account(&bank, "payer");
     bank.storage
         .credit("payer", Amount::from_minor(8), "wire in", t)
         .unwrap();
     bank.storage
         .withdraw(&bank_server::storage::NewWithdrawal {
-            account_id: payer.id,
+            account_id: payer,
             request_id: "w".into(),
             request_hash: [0; 32],
             currency: Currency::EUR,
@@ -216,60 +170,6 @@ fn make_merchant_and_audit_of_orders_and_refunds() {
     );
 }
 
-struct Server {
-    child: Child,
-    url: String,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-// The child is waited for by `Server`'s `Drop`.
-#[allow(clippy::zombie_processes)]
-fn start(dir: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(dir.join("bank.sqlite"))
-        .args([
-            "--max-denomination",
-            "64",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--workers", "2", "--static-dir", "/nonexistent"])
-        .args(extra)
-        .env("BANK_ADMIN_TOKEN", ADMIN)
-        .env("RUST_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
-        if let Some(rest) = line.trim().strip_prefix("bank-server: listening on ") {
-            let url = rest.trim_end_matches('/').to_owned();
-            return Server {
-                child,
-                url,
-                _stdout: stdout,
-            };
-        }
-    }
-}
-
 async fn status_of(url: &str) -> u16 {
     reqwest::get(url).await.unwrap().status().as_u16()
 }
@@ -331,15 +231,8 @@ async fn demo_shop_by_default_and_receipts_survive_sigkill() {
     assert_eq!(st.state, OrderState::Paid);
     drop(server);
 
-    let out = Command::new(BIN)
-        .arg("--db")
-        .arg(dir.path().join("bank.sqlite"))
-        .arg("audit")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("1 orders"), "{}", stdout(&out));
+    let report = audit(dir.path());
+    assert!(report.contains("1 orders"), "{report}");
 
     // Turned off: no shop page; the embed is still there for other shops.
     let server = start(dir.path(), &["--no-demo-shop"]);
