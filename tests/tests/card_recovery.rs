@@ -2,7 +2,8 @@
 //! virtual purses loses its VALUE in flight; both exception logs reach the bank (in
 //! either order, and twice) and the payer gets exactly one recovery load; bad uploads
 //! are refused and store nothing; `GET …/loads?from=` re-sends stored authorizations;
-//! a cloned card is blocked at the bank until an operator unlocks it; a purse its risk
+//! a cloned card is blocked at the bank until an operator unlocks it, whether caught by
+//! an unload number or an exception id it reuses (its lost transfer is not recovered); a purse its risk
 //! rules locked is reopened through the owner's unlock request, the operator's
 //! decision and the wallet's sync. The audit stays clean throughout.
 
@@ -12,14 +13,14 @@ use ecash_card::api::{
     ExceptionsRequest, IssuerInfo, LoadResponse, NewUnlockRequest, UnloadRequest, UnloadResponse,
     UnlockRequest, UnlockResponse, UnlockState, UnlockStatus,
 };
-use ecash_card::client::UnlockOutcome;
+use ecash_card::client::{PurseClient, UnlockOutcome};
 use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::host::cmd;
 use ecash_card::load::LoadKind;
 use ecash_card::risk::LockReason;
 use ecash_card::transfer::{Request, StartFrom, StartTo, Value};
 use ecash_card::transport::virtual_reader::VirtualReader;
-use ecash_card::{Mode, Purpose, Sw};
+use ecash_card::{Mode, Purpose, Sw, VirtualCard};
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
     HttpCardBank, Purse, assert_refused, authorize, balance, card_path, cloned_terminal, issue,
@@ -599,6 +600,57 @@ async fn a_cloned_card_is_blocked_until_an_operator_unlocks_it() {
         .unwrap();
     load(&mut terminal, &shop.client, 20).await;
     assert_eq!(shop.client.balance().await.unwrap().minor(), 800 + 10 - 20);
+    bank.assert_audit_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_reusing_an_exception_id_is_blocked_and_its_loss_not_recovered() {
+    let bank = TestBank::start().await;
+    let alice = bank.user("alice", 1000).await;
+    let shop = bank.merchant("shop", 0).await;
+    let reader = VirtualReader::new();
+    let mut payer = issue(&reader, "personal", &alice.client, Mode::Personal).await;
+    let mut payee = issue(&reader, "terminal", &shop.client, Mode::Terminal).await;
+    load(&mut payer, &alice.client, 500).await;
+    // A copy of the loaded purse (its state file).
+    let state = reader.state_json("personal").unwrap();
+    reader.insert("copy", VirtualCard::from_json(&state).unwrap());
+    let mut copy = PurseClient::connect(reader.clone(), "copy").await.unwrap();
+
+    // The purse loses a transfer; its log reaches the bank.
+    lose_a_transfer(&mut payer, &mut payee, 120).await;
+    let mine = payer.exceptions().await.unwrap();
+    upload(&alice.client, &payer, &mine).await;
+    let before = bank.assert_audit_clean();
+    // The copy loses another: its record has the same exception id, other terms.
+    lose_a_transfer(&mut copy, &mut payee, 70).await;
+    let theirs = copy.exceptions().await.unwrap();
+    assert_eq!(theirs[0].body.exception_id, mine[0].body.exception_id);
+    assert_ne!(theirs[0].body.terms, mine[0].body.terms);
+    let exceptions = card_path(&payer, "exceptions");
+    let e = alice
+        .client
+        .post::<_, serde_json::Value>(&exceptions, &ExceptionsRequest { records: theirs })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::IdempotencyConflict), "{e}");
+    assert!(e.to_string().contains("cloned card"), "{e}");
+    assert_eq!(bank.assert_audit_clean(), before, "only the block changed");
+    // Blocked: even the genuine log is refused now.
+    let e = alice
+        .client
+        .post::<_, serde_json::Value>(&exceptions, &ExceptionsRequest { records: mine })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Forbidden), "{e}");
+
+    // The payee's log proves both losses, but only the genuine one was recorded by
+    // the payer's side: one recovery, for the 120.
+    let payee_records = payee.exceptions().await.unwrap();
+    assert_eq!(payee_records.len(), 2);
+    let r = upload(&shop.client, &payee, &payee_records).await;
+    assert_eq!(r.recovered.len(), 1);
+    assert_eq!(r.recovered[0].body.amount, Amount::from_minor(120));
     bank.assert_audit_clean();
 }
 
