@@ -2,10 +2,11 @@
 //! virtual purses loses its VALUE in flight; both exception logs reach the bank (in
 //! either order, and twice) and the payer gets exactly one recovery load; bad uploads
 //! are refused and store nothing; `GET …/loads?from=` re-sends stored authorizations;
-//! a cloned card is blocked at the bank until an operator unlocks it, whether caught by
-//! an unload number or an exception id it reuses (its lost transfer is not recovered); a purse its risk
-//! rules locked is reopened through the owner's unlock request, the operator's
-//! decision and the wallet's sync. The audit stays clean throughout.
+//! a cloned card is blocked at the bank until an operator unlocks it, whether caught
+//! by an unload number or by an exception id it reuses (its lost transfer is not
+//! recovered); a purse its risk rules locked is reopened through the owner's unlock
+//! request, the operator's decision and the wallet's sync. The audit stays clean
+//! throughout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
