@@ -760,6 +760,18 @@ mod tests {
         .unwrap()
     }
 
+    /// The operator's approval of unlock 1 of `card`.
+    fn operator_unlock(card: [u8; 8]) -> NewCardUnlock {
+        NewCardUnlock {
+            card_id: card,
+            unlock_seq: 1,
+            decided_by: "test operator".into(),
+            auth: vec![9],
+            pending_only: false,
+            now: t(),
+        }
+    }
+
     fn count(s: &SqliteStorage, sql: &str) -> i64 {
         s.read(|tx| Ok(tx.query_row(sql, [], |r| r.get(0))?))
             .unwrap()
@@ -845,14 +857,7 @@ mod tests {
         ));
 
         // The operator's decision is recorded and lifts the block.
-        let unlock = NewCardUnlock {
-            card_id: P,
-            unlock_seq: 1,
-            decided_by: "test operator".into(),
-            auth: vec![9],
-            pending_only: false,
-            now: t(),
-        };
+        let unlock = operator_unlock(P);
         let lifted = s.card_unlock(&unlock).unwrap();
         assert!(lifted.unwrap().contains("cloned"));
         assert!(s.card(&P).unwrap().unwrap().blocked.is_none());
@@ -948,15 +953,7 @@ mod tests {
                 upload_p(true, b"the terms"),
                 Err(StorageError::CardBlocked(_))
             ));
-            s.card_unlock(&NewCardUnlock {
-                card_id: P,
-                unlock_seq: 1,
-                decided_by: "test operator".into(),
-                auth: vec![9],
-                pending_only: false,
-                now: t(),
-            })
-            .unwrap();
+            s.card_unlock(&operator_unlock(P)).unwrap();
         }
         // The same record under id 1 (its signature may differ) is a repeat.
         let out = upload_p(true, b"the terms").unwrap();
