@@ -22,7 +22,7 @@ use crate::cert::{CardCert, Mode};
 use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::keys::{CardId, CardPublicKey, IssuerPublicKey};
 use crate::load::LoadAuth;
-use crate::risk::UnlockAuth;
+use crate::risk::{LockReason, LockReport, UnlockAuth};
 use crate::unload::UnloadProof;
 
 /// Most load authorizations one `GET /v1/cards/{id}/loads` answers; ask again from the
@@ -161,13 +161,15 @@ pub struct UnlockResponse {
 pub const UNLOCK_REASON_MAX_CHARS: usize = 200;
 
 /// `POST /v1/cards/{id}/unlock-requests` (the card's owner): ask the bank to reopen a
-/// card its risk rules locked. One request per `(card, unlock_seq)`: asking again
+/// card its risk rules locked, with the card's own signed [`LockReport`] (GET LOCK
+/// REPORT), which the bank checks against the card's certificate: the request is for
+/// the report's unlock number. One request per `(card, unlock_seq)`: asking again
 /// answers the stored one; asking for another number gives the pending one up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUnlockRequest {
-    /// The card's next unlock number (GET STATUS `next_unlock_seq`, ≥ 1).
-    pub unlock_seq: u32,
+    /// The card-signed lock report (hex).
+    pub report: LockReport,
     /// Why, for the operator: at most [`UNLOCK_REASON_MAX_CHARS`] characters, no
     /// control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -199,6 +201,10 @@ pub struct UnlockStatus {
     pub unlock_seq: u32,
     /// Where it stands.
     pub state: UnlockState,
+    /// Why the card locked, as its signed lock report said (none on an operator's
+    /// unasked unlock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockReason>,
     /// The owner's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

@@ -25,7 +25,7 @@ use crate::load::{LoadAuth, LoadReceipt};
 use crate::log::LogEntry;
 use crate::pin::Pin;
 use crate::purse::{PurseStatus, parse_balance};
-use crate::risk::UnlockAuth;
+use crate::risk::{LockReport, UnlockAuth};
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::transport::{CardHandle, CardTransport};
 use crate::unload::{UnloadOrder, UnloadProof};
@@ -232,6 +232,19 @@ impl<T: CardTransport> PurseClient<T> {
         UnloadProof::parse(&self.exchange(&cmd::unload(order)).await?)
     }
 
+    /// GET LOCK REPORT: the card-signed report of its lock, checked against its own
+    /// certificate. An open card answers `6985` ([`Error::Status`]).
+    pub async fn lock_report(&mut self) -> Result<LockReport, Error> {
+        let card = self.require_cert()?;
+        let (card_id, key) = (card.card_id, card.card_pub);
+        let report = LockReport::parse(&self.exchange(&cmd::get_lock_report()).await?)?;
+        report.verify_card(&key)?;
+        if report.body.card_id != card_id {
+            return Err(Error::Mismatch("the lock report is of another card"));
+        }
+        Ok(report)
+    }
+
     /// UNLOCK with an issuer authorization.
     pub async fn unlock(&mut self, auth: &UnlockAuth) -> Result<(), Error> {
         self.exchange(&cmd::unlock(auth)).await.map(drop)
@@ -283,18 +296,22 @@ impl<T: CardTransport> PurseClient<T> {
         }
     }
 
-    /// Asks the bank to reopen this purse: a request for the card's next unlock number
-    /// (GET STATUS `next_unlock_seq`), with the owner's `reason`. The bank keeps one
-    /// request per number, so asking again is harmless; the answer says where it
-    /// stands. The card's lock is not checked here (the bank cannot see it either).
+    /// Asks the bank to reopen this purse: sends the card's signed lock report (which
+    /// names the unlock number the card expects) with the owner's `reason`. The bank
+    /// keeps one request per number, so asking again is harmless; the answer says where
+    /// it stands. An open purse has nothing to ask: [`Error::Mismatch`], and the bank
+    /// is not called.
     pub async fn request_unlock<B: CardBank>(
         &mut self,
         bank: &B,
         reason: Option<String>,
     ) -> Result<UnlockStatus, Error> {
         let card_id = self.require_cert()?.card_id;
-        let unlock_seq = self.status().await?.next_unlock_seq;
-        bank.request_unlock(card_id, &NewUnlockRequest { unlock_seq, reason })
+        if self.status().await?.lock.is_none() {
+            return Err(Error::Mismatch("the purse is not locked"));
+        }
+        let report = self.lock_report().await?;
+        bank.request_unlock(card_id, &NewUnlockRequest { report, reason })
             .await
     }
 

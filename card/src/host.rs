@@ -94,6 +94,11 @@ pub mod cmd {
         Command::new(PROP, ins::UNLOCK, 0, 0, auth.to_bytes())
     }
 
+    /// GET LOCK REPORT.
+    pub fn get_lock_report() -> Command {
+        Command::new(PROP, ins::GET_LOCK_REPORT, 0, 0, Vec::new())
+    }
+
     /// START FROM (to the payer).
     pub fn start_from(s: &StartFrom) -> Command {
         Command::new(PROP, ins::START_FROM, 0, 0, s.to_bytes())

@@ -16,6 +16,7 @@
 //! | LOAD | `80 52 00 00` | [`LoadAuth`] (92) → [`LoadReceipt`] (95) |
 //! | UNLOAD | `80 54 00 00` | [`UnloadOrder`] (44) → [`UnloadProof`] (119) |
 //! | UNLOCK | `80 56 00 00` | [`UnlockAuth`] (80) → – |
+//! | GET LOCK REPORT | `80 58 00 00` | – → [`LockReport`] (97); `6985` while open |
 //! | GET BALANCE | `80 5C 00 00` | – → amount (8) \|\| currency (3) |
 //! | START FROM | `80 60 00 00` | [`StartFrom`] (146) → payer_seq (4) |
 //! | START TO | `80 62 00 00` | [`StartTo`] (150) → [`Request`] (100) |
@@ -63,7 +64,7 @@ use crate::load::{LoadAuth, LoadKind, LoadReceipt, LoadReceiptBody};
 use crate::log::{LOG_CAPACITY, LogEntry, LogKind, LogStatus};
 use crate::message::Signed;
 use crate::pin::{PIN_FIELD_LEN, PIN_TRIES, PUK_TRIES, Pin, PinCounter};
-use crate::risk::{LockReason, UnlockAuth};
+use crate::risk::{LockReason, LockReport, LockReportBody, UnlockAuth};
 use crate::transfer::{
     Ack, AckBody, Purpose, Request, RequestBody, StartFrom, StartTo, Terms, Value, ValueBody,
 };
@@ -116,6 +117,8 @@ pub mod ins {
     pub const UNLOAD: u8 = 0x54;
     /// UNLOCK.
     pub const UNLOCK: u8 = 0x56;
+    /// GET LOCK REPORT: the card-signed proof that it is locked.
+    pub const GET_LOCK_REPORT: u8 = 0x58;
     /// GET BALANCE.
     pub const GET_BALANCE: u8 = 0x5C;
     /// START FROM (payer, step 1).
@@ -537,6 +540,7 @@ impl Purse {
             ins::LOAD => p.load(&cmd.data),
             ins::UNLOAD => p.unload(session, &cmd.data),
             ins::UNLOCK => p.unlock(&cmd.data),
+            ins::GET_LOCK_REPORT => p.lock_report(&cmd.data),
             ins::START_FROM => p.start_from(session, &cmd.data),
             ins::START_TO => p.start_to(&cmd.data),
             ins::REQ => p.req(session, &cmd.data),
@@ -912,6 +916,24 @@ impl ActivePurse {
         self.lock = None;
         self.see_day(auth.body.day);
         Ok(Vec::new())
+    }
+
+    /// The card-signed report of its lock, for the bank; only while locked.
+    fn lock_report(&self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        exact_len(data, 0)?;
+        let reason = self.lock.ok_or(Sw::CONDITIONS_NOT_SATISFIED)?;
+        let report: LockReport = Signed::by_card(
+            LockReportBody {
+                card_id: self.id(),
+                unlock_seq: self.next_unlock_seq,
+                reason,
+                day: self.day,
+                balance: self.balance,
+                spent_today: self.spent_today,
+            },
+            &self.key,
+        );
+        Ok(report.to_bytes())
     }
 
     /// Ends the transfer in progress, logging an exception if value may be in flight.

@@ -13,7 +13,7 @@ use ecash_card::host::{self, cmd, exchange};
 use ecash_card::issuer::{Issuer, Ledger};
 use ecash_card::load::{LoadAuthBody, LoadKind};
 use ecash_card::log::{LogEntry, LogKind, LogStatus};
-use ecash_card::risk::LockReason;
+use ecash_card::risk::{LockReason, LockReport, LockReportBody};
 use ecash_card::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Value};
 use ecash_card::unload::{UnloadOrder, destination_for_account};
 use ecash_card::{Card, CardCert, Error, IssuerKey, Pin, PurseState, VirtualCard};
@@ -783,6 +783,14 @@ fn starting_a_new_transfer_logs_the_unfinished_one_and_a_full_log_stops_transfer
     assert_eq!(balance(&mut p.a), 10_000);
 }
 
+/// GET LOCK REPORT, its signature checked against the card's certificate.
+fn lock_report(card: &mut VirtualCard, cert: &CardCert) -> LockReportBody {
+    let report = LockReport::parse(&exchange(card, &cmd::get_lock_report()).unwrap()).unwrap();
+    report.verify_card(&cert.card_pub).unwrap();
+    assert_eq!(report.body.card_id, cert.card_id);
+    report.body
+}
+
 #[test]
 fn risk_limits_lock_the_purse_until_the_issuer_unlocks_it() {
     let mut ledger = ledger();
@@ -796,6 +804,11 @@ fn risk_limits_lock_the_purse_until_the_issuer_unlocks_it() {
     let (mut b, b_cert) = issue_with(&mut ledger, 2, small);
     fund(&mut ledger, &mut a, &a_cert, 4_000);
     exchange(&mut a, &cmd::verify(&pin())).unwrap();
+    // An open purse signs no lock report.
+    assert_eq!(
+        sw(exchange(&mut a, &cmd::get_lock_report())),
+        Sw::CONDITIONS_NOT_SATISFIED
+    );
     let huge = cmd::start_from(&StartFrom {
         payee: b_cert.clone(),
         amount: eur(1_001),
@@ -805,6 +818,22 @@ fn risk_limits_lock_the_purse_until_the_issuer_unlocks_it() {
     assert_eq!(sw(exchange(&mut a, &huge)), Sw::RISK_LOCKED);
     let st = host::status(&mut a).unwrap();
     assert_eq!(st.lock, Some(LockReason::PerTransferLimit));
+    // Locked, it signs what the bank needs to hear: why, and the number it expects.
+    let report = lock_report(&mut a, &a_cert);
+    assert_eq!(
+        (
+            report.unlock_seq,
+            report.reason,
+            report.balance,
+            report.spent_today
+        ),
+        (1, LockReason::PerTransferLimit, eur(4_000), eur(0))
+    );
+    let signed = LockReport::parse(&exchange(&mut a, &cmd::get_lock_report()).unwrap()).unwrap();
+    assert!(signed.verify_card(&b_cert.card_pub).is_err());
+    let mut with_data = cmd::get_lock_report();
+    with_data.data = vec![0];
+    assert_eq!(sw(exchange(&mut a, &with_data)), Sw::WRONG_LENGTH);
     // Locked: no value moves in or out.
     let t = host::transfer(
         &mut a,
@@ -876,6 +905,16 @@ fn risk_limits_lock_the_purse_until_the_issuer_unlocks_it() {
     );
     let seq = host::status(&mut a).unwrap().next_unlock_seq;
     assert_eq!(seq, 2);
+    let report = lock_report(&mut a, &a_cert);
+    assert_eq!(
+        (
+            report.unlock_seq,
+            report.reason,
+            report.day,
+            report.spent_today
+        ),
+        (2, LockReason::DailyLimit, 100, eur(1_500))
+    );
     let again = ledger.authorize_unlock(a_cert.card_id, seq).unwrap();
     exchange(&mut a, &cmd::unlock(&again)).unwrap();
     // The next day the daily total restarts; the day never goes back.
