@@ -46,13 +46,17 @@
 //!   records name. Sending the same records again answers the same and stores
 //!   nothing more; another record under a stored id blocks the card (below).
 //! - `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner)
-//!   `{unlock_seq, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
-//!   card its risk rules locked, for the card's next unlock number (GET STATUS).
-//!   Stored once per `(card_id, unlock_seq)`: asking again answers the stored
-//!   request, whatever its state; asking for another number gives the card's
-//!   pending request up (superseded). A blocked card may ask too (its way out).
-//!   `unlock_seq` 0, a reason over [`UNLOCK_REASON_MAX_CHARS`] characters or
-//!   with control characters: `BAD_REQUEST`.
+//!   `{report, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
+//!   card its risk rules locked. `report` is the card's signed lock report (GET
+//!   LOCK REPORT: the unlock number it expects and why it locked), verified
+//!   against the card's certificate, so the bank knows from the card itself that
+//!   it is locked; the request is for the report's number. Stored once per
+//!   `(card_id, unlock_seq)`: asking again answers the stored request, whatever
+//!   its state; asking for another number gives the card's pending request up
+//!   (superseded). A blocked card may ask too (its way out). A report that does
+//!   not verify, is another card's or names number 0, a reason over
+//!   [`UNLOCK_REASON_MAX_CHARS`] characters or with control characters:
+//!   `BAD_REQUEST`.
 //! - `GET /v1/cards/{id}/unlock` (bearer, the card's owner) → [`UnlockStatus`]:
 //!   the card's pending request, else its latest decided one — approved with
 //!   the signed UNLOCK, or refused with the operator's note; none at all:
@@ -100,7 +104,7 @@ use ecash_card::issuer::Issuer;
 use ecash_card::keys::CardId;
 use ecash_card::load::{LoadAuth, LoadAuthBody, LoadKind};
 use ecash_card::message::Body;
-use ecash_card::risk::{UnlockAuth, UnlockAuthBody};
+use ecash_card::risk::{LockReason, UnlockAuth, UnlockAuthBody};
 use ecash_card::unload::destination_for_account;
 use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency, ErrorCode};
@@ -170,6 +174,9 @@ pub enum CardError {
     /// Unlock numbers start at 1.
     #[error("unlock_seq starts at 1 (read the card's next_unlock_seq with GET STATUS)")]
     ZeroUnlockSeq,
+    /// A lock report that is not this card's own, signed.
+    #[error("the lock report does not verify: {0}")]
+    BadLockReport(ecash_card::Error),
     /// A reason or note that is too long or holds control characters.
     #[error(
         "the {what} must be at most {UNLOCK_REASON_MAX_CHARS} characters without control characters"
@@ -180,7 +187,7 @@ pub enum CardError {
     },
     /// `GET …/unlock` of a card nobody asked to unlock.
     #[error(
-        "this card has no unlock request: ask with POST /v1/cards/{{id}}/unlock-requests {{unlock_seq}}"
+        "this card has no unlock request: ask with POST /v1/cards/{{id}}/unlock-requests {{report}}"
     )]
     NoUnlockRequest,
     /// A stored certificate that does not parse.
@@ -212,6 +219,7 @@ impl ApiError for CardError {
             | CardError::OtherCardsException { .. }
             | CardError::BadException { .. }
             | CardError::ZeroUnlockSeq
+            | CardError::BadLockReport(_)
             | CardError::BadText { .. } => ErrorCode::BadRequest,
             CardError::NoUnlockRequest => ErrorCode::NoUnlockRequest,
             CardError::CorruptCert(_) | CardError::Rng | CardError::Blocking(_) => {
@@ -415,6 +423,10 @@ async fn load(
 #[derive(Debug, thiserror::Error)]
 #[error("stored load authorization does not parse")]
 struct CorruptAuth;
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored lock reason is not one the card knows")]
+struct CorruptLockReason;
 
 async fn unload(
     bank: web::Data<Bank>,
@@ -765,6 +777,14 @@ pub fn unlock_status_of(r: &CardUnlockRequestRecord) -> Result<UnlockStatus, Car
             CardUnlockState::Approved => UnlockState::Approved,
             CardUnlockState::Refused => UnlockState::Refused,
         },
+        lock: r
+            .lock_reason
+            .as_deref()
+            .map(|name| {
+                LockReason::from_name(name)
+                    .ok_or(CardError::Storage(StorageError::backend(CorruptLockReason)))
+            })
+            .transpose()?,
         reason: r.reason.clone(),
         requested_at: r.requested_at,
         decided_at: r.decided_at,
@@ -780,14 +800,18 @@ async fn request_unlock(
     body: web::Json<NewUnlockRequest>,
 ) -> Result<HttpResponse, CardError> {
     let id = parse_card_id(&path)?;
-    owned_card(&bank, id, &auth).await?;
+    let card = owned_card(&bank, id, &auth).await?;
+    let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     let req = body.into_inner();
-    if req.unlock_seq == 0 {
-        return Err(CardError::ZeroUnlockSeq);
-    }
+    bank.keys
+        .card_issuer()
+        .check_lock_report(&cert, &req.report)
+        .map_err(CardError::BadLockReport)?;
     let new = NewCardUnlockRequest {
         card_id: id,
-        unlock_seq: req.unlock_seq,
+        unlock_seq: req.report.body.unlock_seq,
+        lock_reason: req.report.body.reason.as_str().to_owned(),
+        lock_report: req.report.to_bytes(),
         account_id: auth.0.id,
         reason: check_text("reason", req.reason.as_deref())?,
         now: crate::now(),
@@ -798,6 +822,7 @@ async fn request_unlock(
     tracing::info!(
         card = %CardId(id),
         unlock_seq = record.unlock_seq,
+        lock = record.lock_reason.as_deref().unwrap_or("-"),
         state = ?record.state,
         "card unlock requested"
     );

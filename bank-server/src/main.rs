@@ -172,14 +172,18 @@ fn admin_card_requests(storage: &dyn bank_server::storage::Storage) -> anyhow::R
         println!("no pending unlock requests");
         return Ok(());
     }
-    println!("card              owner             seq  requested             blocked  reason");
+    // `locked`: why the card says it locked, from its signed lock report.
+    println!(
+        "card              owner             seq  requested             locked              blocked  reason"
+    );
     for r in pending {
         println!(
-            "{:<16}  {:<16}  {:>3}  {}  {:<7}  {}",
+            "{:<16}  {:<16}  {:>3}  {}  {:<18}  {:<7}  {}",
             ecash_card::CardId(r.card_id),
             r.owner,
             r.unlock_seq,
             r.requested_at,
+            r.lock_reason.as_deref().unwrap_or("-"),
             if r.blocked.is_some() { "yes" } else { "no" },
             r.reason.as_deref().unwrap_or("-")
         );

@@ -9,7 +9,8 @@ mod common;
 use bank_server::storage::{CardUnlockState, NewCard, NewCardUnlockRequest};
 use bank_server::{Bank, now};
 use common::{account, cli, config, stderr, stdout};
-use ecash_shared::Currency;
+use ecash_card::risk::{LockReason, LockReport, LockReportBody};
+use ecash_shared::{Amount, Currency};
 
 #[test]
 fn credit_audit_rotate() {
@@ -91,7 +92,8 @@ fn card_unlock_requests_listed_refused_and_approved() {
     // ecash-tests' card_recovery).
     let bank = Bank::open(config(&db)).unwrap();
     let alice = account(&bank, "alice");
-    let card_pub = ecash_card::CardKey::generate().unwrap().public();
+    let card_key = ecash_card::CardKey::generate().unwrap();
+    let card_pub = card_key.public();
     let cert = bank.keys.card_issuer().certify(
         ecash_card::CardId(card),
         card_pub,
@@ -108,9 +110,23 @@ fn card_unlock_requests_listed_refused_and_approved() {
             now: now(),
         })
         .unwrap();
+    // What the HTTP endpoint stores after checking the card's signed lock report.
     let ask = |seq: u32| NewCardUnlockRequest {
         card_id: card,
         unlock_seq: seq,
+        lock_reason: LockReason::DailyLimit.as_str().into(),
+        lock_report: LockReport::by_card(
+            LockReportBody {
+                card_id: ecash_card::CardId(card),
+                unlock_seq: seq,
+                reason: LockReason::DailyLimit,
+                day: 20_000,
+                balance: Amount::from_minor(1_000),
+                spent_today: Amount::from_minor(20_000),
+            },
+            &card_key,
+        )
+        .to_bytes(),
         account_id: alice,
         reason: Some("typed 60 for 6".into()),
         now: now(),
@@ -123,7 +139,10 @@ fn card_unlock_requests_listed_refused_and_approved() {
     assert!(out.status.success(), "{out:?}");
     let listed = stdout(&out);
     assert!(
-        listed.contains(hex) && listed.contains("alice") && listed.contains("typed 60 for 6"),
+        listed.contains(hex)
+            && listed.contains("alice")
+            && listed.contains("daily_limit")
+            && listed.contains("typed 60 for 6"),
         "{listed}"
     );
 

@@ -33,7 +33,7 @@ use crate::exception::{
 use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
 use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
 use crate::message::Signed;
-use crate::risk::{UnlockAuth, UnlockAuthBody};
+use crate::risk::{LockReport, UnlockAuth, UnlockAuthBody};
 use crate::transfer::Terms;
 use crate::unload::{UnloadProof, UnloadProofBody};
 
@@ -107,6 +107,22 @@ impl Issuer {
         };
         if b.card_id != cert.card_id || side != cert.card_id {
             return Err(Error::Mismatch("exception record does not match the card"));
+        }
+        Ok(())
+    }
+}
+
+impl Issuer {
+    /// Checks a lock report against the certificate of the card that signed it: the
+    /// card's signature, its id, and an unlock number a card can expect (≥ 1).
+    pub fn check_lock_report(&self, cert: &CardCert, report: &LockReport) -> Result<(), Error> {
+        self.check_cert(cert)?;
+        report.verify_card(&cert.card_pub)?;
+        if report.body.card_id != cert.card_id {
+            return Err(Error::Mismatch("the lock report is of another card"));
+        }
+        if report.body.unlock_seq == 0 {
+            return Err(Error::Mismatch("unlock numbers start at 1"));
         }
         Ok(())
     }

@@ -47,6 +47,21 @@ pub enum LockReason {
 }
 
 impl LockReason {
+    /// The name used on the wire and in the bank's database (as serde writes it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockReason::PerTransferLimit => "per_transfer_limit",
+            LockReason::DailyLimit => "daily_limit",
+        }
+    }
+
+    /// The reason of that name ([`as_str`](Self::as_str)).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [LockReason::PerTransferLimit, LockReason::DailyLimit]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+
     pub(crate) fn to_byte(self) -> u8 {
         match self {
             LockReason::PerTransferLimit => 1,
@@ -155,6 +170,18 @@ mod tests {
             balance: Amount::from_minor(12_345),
             spent_today: Amount::from_minor(500),
         }
+    }
+
+    #[test]
+    fn reason_names_are_serdes() {
+        for r in [LockReason::PerTransferLimit, LockReason::DailyLimit] {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                serde_json::Value::from(r.as_str())
+            );
+            assert_eq!(LockReason::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(LockReason::from_name("open"), None);
     }
 
     #[test]

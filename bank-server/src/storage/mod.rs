@@ -652,8 +652,13 @@ pub struct NewCardUnlock {
 pub struct NewCardUnlockRequest {
     /// The card.
     pub card_id: [u8; 8],
-    /// The card's next unlock number, as the owner read it (≥ 1).
+    /// The card's next unlock number, from its lock report (≥ 1).
     pub unlock_seq: u32,
+    /// Why the card locked, from its lock report: `per_transfer_limit` or
+    /// `daily_limit` ([`ecash_card::risk::LockReason::as_str`]).
+    pub lock_reason: String,
+    /// The card-signed lock report, verified by the caller.
+    pub lock_report: Vec<u8>,
     /// The owner asking.
     pub account_id: AccountId,
     /// The owner's words, checked by the caller.
@@ -698,6 +703,9 @@ pub struct CardUnlockRequestRecord {
     pub owner: String,
     /// Whether the owner asked (`false`: the operator unlocked unasked).
     pub asked_by_owner: bool,
+    /// Why the card locked, as its signed lock report said (`None`: an operator's
+    /// unasked unlock, or a request from before lock reports).
+    pub lock_reason: Option<String>,
     /// The owner's words.
     pub reason: Option<String>,
     /// Where it stands.

@@ -67,6 +67,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_card_unlock_requests",
         include_str!("../../migrations/0005_card_unlock_requests.sql"),
     ),
+    (
+        "0006_card_lock_reports",
+        include_str!("../../migrations/0006_card_lock_reports.sql"),
+    ),
 ];
 
 /// Statements of the hot paths are compiled once per connection and reused

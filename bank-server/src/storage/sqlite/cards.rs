@@ -454,7 +454,8 @@ fn supersede_pending(
 
 const UNLOCK_REQUEST_COLUMNS: &str =
     "r.card_id, r.unlock_seq, a.username, r.account_id IS NOT NULL,
-    r.reason, r.state, r.requested_at, r.decided_at, r.decided_by, r.note, u.auth, c.blocked_reason
+    r.reason, r.state, r.requested_at, r.decided_at, r.decided_by, r.note, u.auth, c.blocked_reason,
+    r.lock_reason
     FROM card_unlock_requests r
     JOIN cards c ON c.id = r.card_id
     JOIN accounts a ON a.id = c.account_id
@@ -481,6 +482,7 @@ fn unlock_request_from(r: &rusqlite::Row<'_>) -> Result<CardUnlockRequestRecord,
         note: r.get(9)?,
         auth: r.get(10)?,
         blocked: r.get(11)?,
+        lock_reason: r.get(12)?,
     })
 }
 
@@ -528,17 +530,20 @@ pub(super) fn card_unlock_request(
         supersede_pending(tx, &q.card_id, None, q.now)?;
         tx.execute(
             "INSERT INTO card_unlock_requests
-                 (card_id, unlock_seq, account_id, reason, state, requested_at)
-             VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+                 (card_id, unlock_seq, account_id, reason, state, requested_at,
+                  lock_reason, lock_report)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7)
              ON CONFLICT (card_id, unlock_seq) DO UPDATE SET
                  state = 'pending', account_id = ?3, reason = ?4, requested_at = ?5,
-                 decided_at = NULL",
+                 decided_at = NULL, lock_reason = ?6, lock_report = ?7",
             params![
                 &q.card_id[..],
                 q.unlock_seq,
                 q.account_id,
                 q.reason,
-                q.now.unix()
+                q.now.unix(),
+                q.lock_reason,
+                q.lock_report
             ],
         )?;
     }
@@ -973,6 +978,8 @@ mod tests {
         s.card_unlock_request(&NewCardUnlockRequest {
             card_id: P,
             unlock_seq: seq,
+            lock_reason: "daily_limit".into(),
+            lock_report: vec![seq as u8; 97],
             account_id: account,
             reason: Some(reason.into()),
             now: t(),
@@ -1021,6 +1028,17 @@ mod tests {
             (CardUnlockState::Pending, 1, "alice", true)
         );
         assert_eq!(first.reason.as_deref(), Some("typo"));
+        assert_eq!(first.lock_reason.as_deref(), Some("daily_limit"));
+        let report: Vec<u8> = s
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT lock_report FROM card_unlock_requests WHERE unlock_seq = 1",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(report, vec![1; 97]);
         // Asking again answers the stored request, reason and all.
         assert_eq!(ask(&s, account, 1, "other words"), first);
         assert_eq!(s.card_unlock_status(&P).unwrap(), Some(first.clone()));
@@ -1080,8 +1098,13 @@ mod tests {
         assert_eq!(approve(&s, 3, false).unwrap(), None);
         let unasked = s.card_unlock_status(&P).unwrap().unwrap();
         assert_eq!(
-            (unasked.unlock_seq, unasked.state, unasked.asked_by_owner),
-            (3, CardUnlockState::Approved, false)
+            (
+                unasked.unlock_seq,
+                unasked.state,
+                unasked.asked_by_owner,
+                unasked.lock_reason
+            ),
+            (3, CardUnlockState::Approved, false, None)
         );
         // And approves the refused one after all.
         approve(&s, 2, false).unwrap();
@@ -1090,6 +1113,8 @@ mod tests {
             s.card_unlock_request(&NewCardUnlockRequest {
                 card_id: [9; 8],
                 unlock_seq: 1,
+                lock_reason: "daily_limit".into(),
+                lock_report: vec![0; 97],
                 account_id: account,
                 reason: None,
                 now: t(),
@@ -1118,7 +1143,37 @@ mod tests {
         let tx = conn.unchecked_transaction().unwrap();
         tx.execute_batch(MIGRATIONS[done].1).unwrap();
         tx.commit().unwrap();
+        // The later ones, so that today's queries run over the result.
+        for (_, sql) in &MIGRATIONS[done + 1..] {
+            conn.execute_batch(sql).unwrap();
+        }
         conn
+    }
+
+    #[test]
+    fn migration_0006_keeps_earlier_requests_without_a_lock_report() {
+        let conn = migrated_over(
+            5,
+            &format!(
+                "{ALICE_AND_CARD}
+                 INSERT INTO card_unlock_requests (card_id, unlock_seq, account_id, reason, state, requested_at)
+                     VALUES (x'0101010101010101', 1, 1, 'typo', 'pending', 10);"
+            ),
+        );
+        let s = status_on(&conn);
+        assert_eq!(
+            (s.state, s.unlock_seq, s.reason.as_deref(), s.lock_reason),
+            (CardUnlockState::Pending, 1, Some("typo"), None)
+        );
+        // The new columns refuse what no card reports.
+        for (reason, report) in [("open", "x'00'"), ("daily_limit", "x'00'")] {
+            let bad = conn.execute_batch(&format!(
+                "INSERT INTO card_unlock_requests
+                     (card_id, unlock_seq, account_id, state, requested_at, lock_reason, lock_report)
+                 VALUES (x'0101010101010101', 2, 1, 'refused', 10, '{reason}', {report})"
+            ));
+            assert!(bad.is_err(), "{reason} {report}");
+        }
     }
 
     #[test]
