@@ -831,6 +831,15 @@ fn risk_limits_lock_the_purse_until_the_issuer_unlocks_it() {
     );
     let signed = LockReport::parse(&exchange(&mut a, &cmd::get_lock_report()).unwrap()).unwrap();
     assert!(signed.verify_card(&b_cert.card_pub).is_err());
+    // The issuer's check (the bank's): this card's certificate only, numbers from 1.
+    let issuer = ledger.issuer();
+    issuer.check_lock_report(&a_cert, &signed).unwrap();
+    assert!(issuer.check_lock_report(&b_cert, &signed).is_err());
+    let other_issuer = Issuer::new(IssuerKey::from_seed(&[0x22; 32]));
+    assert!(other_issuer.check_lock_report(&a_cert, &signed).is_err());
+    let mut moved = signed.clone();
+    moved.body.unlock_seq = 2;
+    assert!(issuer.check_lock_report(&a_cert, &moved).is_err());
     let mut with_data = cmd::get_lock_report();
     with_data.data = vec![0];
     assert_eq!(sw(exchange(&mut a, &with_data)), Sw::WRONG_LENGTH);

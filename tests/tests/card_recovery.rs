@@ -18,10 +18,10 @@ use ecash_card::client::{PurseClient, UnlockOutcome};
 use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::host::cmd;
 use ecash_card::load::LoadKind;
-use ecash_card::risk::LockReason;
+use ecash_card::risk::{LockReason, LockReport, LockReportBody};
 use ecash_card::transfer::{Request, StartFrom, StartTo, Value};
 use ecash_card::transport::virtual_reader::VirtualReader;
-use ecash_card::{Mode, Purpose, Sw, VirtualCard};
+use ecash_card::{CardKey, Mode, Purpose, Sw, VirtualCard};
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
     HttpCardBank, Purse, assert_refused, authorize, balance, card_path, cloned_terminal, issue,
@@ -701,10 +701,46 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
         (UnlockOutcome::NotRequested, 0, 0)
     );
 
+    // The card's own word: a signed lock report, checked here as the bank will.
+    let report = purse.lock_report().await.unwrap();
+    assert_eq!(
+        (
+            report.body.card_id,
+            report.body.unlock_seq,
+            report.body.reason,
+            report.body.balance.minor()
+        ),
+        (card_id, 1, LockReason::PerTransferLimit, 7_000)
+    );
+    let report_hex = serde_json::to_value(&report).unwrap();
+    let hex_of = |bytes: &[u8]| {
+        serde_json::Value::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    // The same report with one byte changed: the unlock number (bytes 8..12), the
+    // reason (12): the signature no longer holds.
+    let tampered = |at: usize, to: u8| {
+        let mut b = report.to_bytes();
+        b[at] = to;
+        hex_of(&b)
+    };
+    // A report the card never signed: another key, naming this card.
+    let forged = hex_of(
+        &LockReport::by_card(
+            LockReportBody {
+                unlock_seq: 7,
+                ..report.body
+            },
+            &CardKey::from_seed(&[42; 32]),
+        )
+        .to_bytes(),
+    );
+
     // Bad requests and strangers: refused, nothing stored.
     let before = bank.assert_audit_clean();
     let anonymous = bank.client();
-    let ok = json!({ "unlock_seq": 1 });
+    let ok = json!({ "report": report_hex });
+    let with_report = |report: serde_json::Value| json!({ "report": report });
+    let with_reason = |reason: serde_json::Value| json!({ "report": report_hex, "reason": reason });
     for (client, p, body, status, code) in [
         (&bob.client, &requests, ok.clone(), 403, "FORBIDDEN"),
         (&anonymous, &requests, ok.clone(), 401, "UNAUTHORIZED"),
@@ -722,17 +758,11 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
             404,
             "NOT_FOUND",
         ),
+        // Before lock reports, a bare number was enough: no longer.
         (
             &alice.client,
             &requests,
-            json!({ "unlock_seq": 0 }),
-            400,
-            "BAD_REQUEST",
-        ),
-        (
-            &alice.client,
-            &requests,
-            json!({ "unlock_seq": -1 }),
+            json!({ "unlock_seq": 1 }),
             400,
             "BAD_REQUEST",
         ),
@@ -740,28 +770,78 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
         (
             &alice.client,
             &requests,
-            json!({ "unlock_seq": 1, "extra": 1 }),
+            with_report(tampered(11, 2)),
             400,
             "BAD_REQUEST",
         ),
         (
             &alice.client,
             &requests,
-            json!({ "unlock_seq": 1, "reason": "x".repeat(201) }),
+            with_report(tampered(12, 2)),
             400,
             "BAD_REQUEST",
         ),
         (
             &alice.client,
             &requests,
-            json!({ "unlock_seq": 1, "reason": "a\u{7}b" }),
+            with_report(tampered(12, 0)),
             400,
             "BAD_REQUEST",
         ),
         (
             &alice.client,
             &requests,
-            json!({ "unlock_seq": 1, "reason": 5 }),
+            with_report(forged.clone()),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            with_report(hex_of(&report.to_bytes()[..96])),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            with_report(json!(5)),
+            400,
+            "BAD_REQUEST",
+        ),
+        // The purse's genuine report sent for the shop's terminal: not alice's card.
+        (
+            &alice.client,
+            &card_path(&terminal, "unlock-requests"),
+            ok.clone(),
+            403,
+            "FORBIDDEN",
+        ),
+        (
+            &alice.client,
+            &requests,
+            json!({ "report": report_hex, "extra": 1 }),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            with_reason(json!("x".repeat(201))),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            with_reason(json!("a\u{7}b")),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            &alice.client,
+            &requests,
+            with_reason(json!(5)),
             400,
             "BAD_REQUEST",
         ),
@@ -798,12 +878,14 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
             asked.card_id,
             asked.unlock_seq,
             asked.state,
+            asked.lock,
             asked.reason.as_deref()
         ),
         (
             card_id,
             1,
             UnlockState::Pending,
+            Some(LockReason::PerTransferLimit),
             Some("I typed 60 instead of 6")
         )
     );
@@ -951,6 +1033,24 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
         UnlockOutcome::NotLocked
     );
     assert!(storage.card_unlock_requests_pending().unwrap().is_empty());
+    // Open, the purse has nothing to ask and signs no report; an old report asks
+    // again for number 1, whose approval the card no longer takes.
+    assert_eq!(
+        purse.request_unlock(&alices, None).await.unwrap_err(),
+        ecash_card::Error::Mismatch("the purse is not locked")
+    );
+    assert_eq!(
+        purse.lock_report().await.unwrap_err(),
+        ecash_card::Error::Status(Sw::CONDITIONS_NOT_SATISFIED)
+    );
+    let old = post_json(&alice.client, &requests, ok.clone()).await;
+    assert_eq!(old.status, 200, "{:?}", old.body);
+    let old: UnlockStatus = serde_json::from_value(old.body).unwrap();
+    assert_eq!((old.unlock_seq, old.state), (1, UnlockState::Approved));
+    assert_eq!(
+        purse.unlock(&old.auth.unwrap()).await.unwrap_err(),
+        ecash_card::Error::Status(Sw::CONDITIONS_NOT_SATISFIED)
+    );
 
     // Another owner's card stays out of reach, and money adds up.
     expect_code(
@@ -958,7 +1058,7 @@ async fn a_locked_purse_is_reopened_through_an_unlock_request() {
             .post::<_, UnlockStatus>(
                 &card_path(&terminal, "unlock-requests"),
                 &NewUnlockRequest {
-                    unlock_seq: 1,
+                    report,
                     reason: None,
                 },
             )
