@@ -328,10 +328,12 @@ async fn certify_load_pay_unload() {
         .await
         .unwrap();
     let asked: serde_json::Value = serde_json::from_slice(&asked.body).unwrap();
+    // The page sent the card's signed lock report: the bank knows why it locked.
     assert_eq!(
-        (&asked["state"], &asked["reason"]),
+        (&asked["state"], &asked["lock"], &asked["reason"]),
         (
             &serde_json::json!("pending"),
+            &serde_json::json!("per_transfer_limit"),
             &serde_json::json!("I typed 60 instead of 6")
         )
     );
