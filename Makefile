@@ -7,6 +7,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
+# Trunk finds wasm-opt (binaryen from npm, installed by scripts/setup.sh) on PATH.
+export PATH := $(CURDIR)/tools/binaryen/node_modules/.bin:$(PATH)
 
 .PHONY: run test wallet lint test-native test-wasm test-e2e bench bench-crypto bench-wallet
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, idempotently: a second run installs nothing.
-#   scripts/setup.sh run    libssl-dev, wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk
+#   scripts/setup.sh run    libssl-dev, wasm32 target, wasm-bindgen CLI (= Cargo.lock), Trunk,
+#                           wasm-opt (binaryen from npm, in tools/binaryen; Trunk's -Oz pass)
 #   scripts/setup.sh test   the above, plus Debian chromium + chromium-driver, PC/SC (pcscd,
 #                           vsmartcard-vpcd, libpcsclite-dev) and the E2E test's npm packages
 #   scripts/setup.sh bench  the run set plus openssl (for `openssl speed`)
@@ -62,18 +63,32 @@ ensure_node() {
   local major
   major="$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || true)"
   if [ -z "$major" ] || [ "$major" -lt 20 ]; then
-    echo "[setup] Node.js >= 20 is required for the browser E2E test (found: ${major:-none})" >&2
+    echo "[setup] Node.js >= 20 is required (wasm-opt for the release wallet, the browser E2E test; found: ${major:-none})" >&2
     exit 1
   fi
 }
 
-ensure_e2e_packages() {
-  local dir=tests/e2e
+# npm packages of a folder of ours, from its committed lock; again only when the
+# lock is newer than what is installed.
+ensure_npm_packages() {
+  local dir="$1"
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
     log "npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
     touch "$dir/node_modules"
   fi
+}
+
+ensure_e2e_packages() {
+  ensure_npm_packages tests/e2e
+}
+
+# wasm-opt for Trunk's release build (Trunk.toml [tools] wasm_opt must name this
+# version; Trunk finds it on PATH: the Makefile and test-e2e.sh put
+# tools/binaryen/node_modules/.bin there). binaryen's npm package is the same
+# optimizer compiled to wasm, run by Node.
+ensure_wasm_opt() {
+  ensure_npm_packages tools/binaryen
 }
 
 ensure_lockfile() {
@@ -88,6 +103,8 @@ case "$mode" in
     ensure_wasm_target
     ensure_wasm_bindgen
     ensure_trunk
+    ensure_node
+    ensure_wasm_opt
     ;;
   test)
     apt_install pkg-config libssl-dev chromium chromium-driver pcscd vsmartcard-vpcd libpcsclite-dev
@@ -96,6 +113,7 @@ case "$mode" in
     ensure_trunk
     ensure_node
     ensure_e2e_packages
+    ensure_wasm_opt
     ;;
   bench)
     ensure_wasm_target

@@ -33,7 +33,8 @@ node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 
 # The server and the wallet it serves.
 quiet $CARGO build -q -p bank-server
 quiet $CARGO fetch -q # Trunk.toml sets offline: the crates must be there
-quiet trunk build --release
+# Trunk's -Oz pass runs tools/binaryen's wasm-opt (scripts/setup.sh installs it).
+PATH="$PWD/tools/binaryen/node_modules/.bin:$PATH" quiet trunk build --release
 
 # npm dependencies: again only when node_modules is missing or older than the lock.
 installed="$E2E/node_modules/.package-lock.json"
