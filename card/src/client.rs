@@ -15,7 +15,7 @@
 use ecash_shared::{Amount, Currency};
 
 use crate::Error;
-use crate::apdu::{Command, Response};
+use crate::apdu::{Command, Response, Sw};
 use crate::api::{ExceptionsResponse, NewUnlockRequest, UnlockState, UnlockStatus};
 use crate::cert::CardCert;
 use crate::exception::{ClearAuth, ExceptionRecord};
@@ -25,7 +25,7 @@ use crate::load::{LoadAuth, LoadReceipt};
 use crate::log::LogEntry;
 use crate::pin::Pin;
 use crate::purse::{PurseStatus, parse_balance};
-use crate::risk::{LockReport, UnlockAuth};
+use crate::risk::{LockReport, UnlockAuth, check_lock_report_of};
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::transport::{CardHandle, CardTransport};
 use crate::unload::{UnloadOrder, UnloadProof};
@@ -235,13 +235,9 @@ impl<T: CardTransport> PurseClient<T> {
     /// GET LOCK REPORT: the card-signed report of its lock, checked against its own
     /// certificate. An open card answers `6985` ([`Error::Status`]).
     pub async fn lock_report(&mut self) -> Result<LockReport, Error> {
-        let card = self.require_cert()?;
-        let (card_id, key) = (card.card_id, card.card_pub);
+        let cert = self.require_cert()?.clone();
         let report = LockReport::parse(&self.exchange(&cmd::get_lock_report()).await?)?;
-        report.verify_card(&key)?;
-        if report.body.card_id != card_id {
-            return Err(Error::Mismatch("the lock report is of another card"));
-        }
+        check_lock_report_of(&cert, &report)?;
         Ok(report)
     }
 
@@ -307,10 +303,13 @@ impl<T: CardTransport> PurseClient<T> {
         reason: Option<String>,
     ) -> Result<UnlockStatus, Error> {
         let card_id = self.require_cert()?.card_id;
-        if self.status().await?.lock.is_none() {
-            return Err(Error::Mismatch("the purse is not locked"));
-        }
-        let report = self.lock_report().await?;
+        // A certified (active) purse answers GET LOCK REPORT with 6985 only when open.
+        let report = match self.lock_report().await {
+            Err(Error::Status(Sw::CONDITIONS_NOT_SATISFIED)) => {
+                return Err(Error::Mismatch("the purse is not locked"));
+            }
+            r => r?,
+        };
         bank.request_unlock(card_id, &NewUnlockRequest { report, reason })
             .await
     }

@@ -33,7 +33,7 @@ use crate::exception::{
 use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
 use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
 use crate::message::Signed;
-use crate::risk::{LockReport, UnlockAuth, UnlockAuthBody};
+use crate::risk::{LockReport, UnlockAuth, UnlockAuthBody, check_lock_report_of};
 use crate::transfer::Terms;
 use crate::unload::{UnloadProof, UnloadProofBody};
 
@@ -110,17 +110,13 @@ impl Issuer {
         }
         Ok(())
     }
-}
 
-impl Issuer {
     /// Checks a lock report against the certificate of the card that signed it: the
-    /// card's signature, its id, and an unlock number a card can expect (≥ 1).
+    /// certificate is this issuer's, the report the card's own
+    /// ([`check_lock_report_of`]), and its unlock number one a card can expect (≥ 1).
     pub fn check_lock_report(&self, cert: &CardCert, report: &LockReport) -> Result<(), Error> {
         self.check_cert(cert)?;
-        report.verify_card(&cert.card_pub)?;
-        if report.body.card_id != cert.card_id {
-            return Err(Error::Mismatch("the lock report is of another card"));
-        }
+        check_lock_report_of(cert, report)?;
         if report.body.unlock_seq == 0 {
             return Err(Error::Mismatch("unlock numbers start at 1"));
         }

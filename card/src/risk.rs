@@ -27,11 +27,11 @@
 //! UNLOCK for `n` arrives, so an old report can only ask for a number the card no
 //! longer expects, and that UNLOCK is refused by the card.
 
+use ecash_shared::Amount;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use ecash_shared::Amount;
-
+use crate::cert::CardCert;
 use crate::keys::CardId;
 use crate::message::{Body, Signed};
 use crate::wire::{Reader, Writer};
@@ -155,6 +155,17 @@ impl Body for LockReportBody {
 
 /// A card-signed lock report (GET LOCK REPORT answer, 97 bytes).
 pub type LockReport = Signed<LockReportBody>;
+
+/// Checks that `report` is the certified card's own: signed by its key, naming it.
+/// The wallet checks what its card answered with this; the issuer also checks the
+/// certificate ([`crate::issuer::Issuer::check_lock_report`]).
+pub fn check_lock_report_of(cert: &CardCert, report: &LockReport) -> Result<(), Error> {
+    report.verify_card(&cert.card_pub)?;
+    if report.body.card_id != cert.card_id {
+        return Err(Error::Mismatch("the lock report is of another card"));
+    }
+    Ok(())
+}
 
 #[cfg(test)]
 mod tests {
