@@ -10,6 +10,8 @@
 //! | `POST /v1/cards/{id}/unloads` (bearer, the proof's destination) | [`UnloadRequest`] | [`UnloadResponse`] |
 //! | `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) | [`LoadsQuery`] | [`LoadsResponse`] |
 //! | `POST /v1/cards/{id}/exceptions` (bearer, the card's owner) | [`ExceptionsRequest`] | [`ExceptionsResponse`] |
+//! | `POST /v1/cards/{id}/transfers` (bearer, the payee card's owner) | [`TransfersRequest`] | [`TransfersResponse`] |
+//! | `GET /v1/cards/{id}` (bearer, the card's owner) | – | [`CardInfo`] |
 //! | `POST /v1/cards/{id}/unlock` (operator token) | [`UnlockRequest`] | [`UnlockResponse`] |
 //! | `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner) | [`NewUnlockRequest`] | [`UnlockStatus`] |
 //! | `GET /v1/cards/{id}/unlock` (bearer, the card's owner) | – | [`UnlockStatus`] (`NO_UNLOCK_REQUEST` when there is none) |
@@ -23,6 +25,7 @@ use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::keys::{CardId, CardPublicKey, IssuerPublicKey};
 use crate::load::LoadAuth;
 use crate::risk::{LockReason, LockReport, UnlockAuth};
+use crate::settle::{Credit, SettleAuth};
 use crate::unload::UnloadProof;
 
 /// Most load authorizations one `GET /v1/cards/{id}/loads` answers; ask again from the
@@ -137,6 +140,61 @@ pub struct ExceptionsResponse {
     /// The payer card loads them in `load_seq` order, like any load (see
     /// `GET /v1/cards/{id}/loads`).
     pub recovered: Vec<LoadAuth>,
+}
+
+/// `POST /v1/cards/{id}/transfers`: the payee card's unsettled credits as GET CREDIT
+/// read them (see [`crate::settle`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersRequest {
+    /// Credits of this card as payee (at most
+    /// [`CREDIT_LOG_CAPACITY`](crate::settle::CREDIT_LOG_CAPACITY) distinct ones).
+    pub credits: Vec<Credit>,
+}
+
+/// A credit the bank will never count, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedCredit {
+    /// The payee card's sequence number of the credit.
+    pub payee_seq: u32,
+    /// Its value, which the card drops with it.
+    pub amount: Amount,
+    /// Why, for the owner.
+    pub reason: String,
+}
+
+/// What the bank did with a card's credits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransfersResponse {
+    /// The clearance for CLEAR CREDITS naming every credit sent (none when none was).
+    pub clear: Option<SettleAuth>,
+    /// Payee sequence numbers of the credits settled (now or before).
+    pub settled: Vec<u32>,
+    /// Credits refused for good.
+    pub refused: Vec<RefusedCredit>,
+    /// The card's bank-side balance after this.
+    pub bank_balance: Amount,
+}
+
+/// `GET /v1/cards/{id}` (the card's owner): the card as the bank's ledger sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardInfo {
+    /// The card.
+    pub card_id: CardId,
+    /// `personal` or `terminal`.
+    pub mode: Mode,
+    /// What the bank holds for the card: loads − unloads − settled transfers out +
+    /// settled transfers in. No unload or transfer out of the card is paid beyond it.
+    pub bank_balance: Amount,
+    /// Why the bank blocked the card, if it did.
+    pub blocked: Option<String>,
+    /// What the owner's account owes the bank (shortfalls of over-spending cards
+    /// its own balance could not cover); while non-zero the account cannot
+    /// withdraw, pay out or load a card.
+    pub account_debt: Amount,
 }
 
 /// `POST /v1/cards/{id}/unlock` (operator): reopen a card.

@@ -7,7 +7,9 @@
 //! exception log and applies the clearance, [`PurseClient::fetch_loads`] loads every
 //! authorization the bank holds for the card from its next load number (a load whose
 //! answer was lost, recovery loads of value lost in flight), and
-//! [`PurseClient::sync_with_bank`] does both — after
+//! [`PurseClient::settle_credits`] presents the credits the card took offline so the
+//! bank counts them (until then they are not spendable), and
+//! [`PurseClient::sync_with_bank`] does all three — after
 //! [`PurseClient::apply_unlock`], which reopens a purse its risk rules locked once the
 //! bank approved the owner's [`PurseClient::request_unlock`] (a locked purse takes no
 //! load).
@@ -16,7 +18,9 @@ use ecash_shared::{Amount, Currency};
 
 use crate::Error;
 use crate::apdu::{Command, Response, Sw};
-use crate::api::{ExceptionsResponse, NewUnlockRequest, UnlockState, UnlockStatus};
+use crate::api::{
+    ExceptionsResponse, NewUnlockRequest, TransfersResponse, UnlockState, UnlockStatus,
+};
 use crate::cert::CardCert;
 use crate::exception::{ClearAuth, ExceptionRecord};
 use crate::host::{cmd, parse_select};
@@ -26,6 +30,7 @@ use crate::log::LogEntry;
 use crate::pin::Pin;
 use crate::purse::{PurseStatus, parse_balance};
 use crate::risk::{LockReport, UnlockAuth, check_lock_report_of};
+use crate::settle::{Credit, SettleAuth};
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::transport::{CardHandle, CardTransport};
 use crate::unload::{UnloadOrder, UnloadProof};
@@ -40,6 +45,13 @@ pub trait CardBank {
         card_id: CardId,
         records: Vec<ExceptionRecord>,
     ) -> Result<ExceptionsResponse, Error>;
+
+    /// `POST /v1/cards/{id}/transfers` with the card's unsettled credits.
+    async fn settle_transfers(
+        &self,
+        card_id: CardId,
+        credits: Vec<Credit>,
+    ) -> Result<TransfersResponse, Error>;
 
     /// `GET /v1/cards/{id}/loads?from=N`: stored authorizations from `from` on, in order.
     async fn loads_from(&self, card_id: CardId, from: u32) -> Result<Vec<LoadAuth>, Error>;
@@ -108,6 +120,8 @@ pub struct SyncReport {
     pub unlock: UnlockOutcome,
     /// Exception records the bank stored and the card then cleared.
     pub cleared: usize,
+    /// What the bank did with the card's unsettled credits (`None`: there were none).
+    pub settled: Option<TransfersResponse>,
     /// The load receipts of the authorizations loaded, in order.
     pub loaded: Vec<LoadReceipt>,
 }
@@ -271,6 +285,45 @@ impl<T: CardTransport> PurseClient<T> {
         }
     }
 
+    /// Reads the unsettled credits (GET CREDIT), oldest first.
+    pub async fn credits(&mut self) -> Result<Vec<Credit>, Error> {
+        let n = self.status().await?.credits;
+        let mut out = Vec::with_capacity(usize::from(n));
+        for i in 0..n {
+            out.push(Credit::parse(&self.exchange(&cmd::get_credit(i)).await?)?);
+        }
+        Ok(out)
+    }
+
+    /// CLEAR CREDITS with the issuer's clearance.
+    pub async fn clear_credits(&mut self, auth: &SettleAuth) -> Result<(), Error> {
+        self.exchange(&cmd::clear_credits(auth)).await.map(drop)
+    }
+
+    /// Presents the card's unsettled credits to the bank and applies the clearance it
+    /// answers (CLEAR CREDITS): settled credits become spendable on the card, credits
+    /// refused for good leave it with their value. `None` when the card held none.
+    /// Safe to repeat: the bank settles each transfer once and answers a repeat the
+    /// same way.
+    pub async fn settle_credits<B: CardBank>(
+        &mut self,
+        bank: &B,
+    ) -> Result<Option<TransfersResponse>, Error> {
+        let credits = self.credits().await?;
+        if credits.is_empty() {
+            return Ok(None);
+        }
+        let card_id = self.require_cert()?.card_id;
+        let answer = bank.settle_transfers(card_id, credits).await?;
+        if let Some(clear) = &answer.clear {
+            if clear.body.card_id != card_id {
+                return Err(Error::Mismatch("the bank's clearance is for another card"));
+            }
+            self.clear_credits(clear).await?;
+        }
+        Ok(Some(answer))
+    }
+
     /// Loads, in order, every authorization the bank holds for this card from its next
     /// load number on (GET STATUS `next_load_seq`): a bank load whose answer never
     /// reached the card, recovery loads. Stops at the first the card refuses (e.g. over
@@ -380,13 +433,15 @@ impl<T: CardTransport> PurseClient<T> {
         })
     }
 
-    /// [`apply_unlock`](Self::apply_unlock), [`settle_exceptions`](Self::settle_exceptions),
-    /// then [`fetch_loads`](Self::fetch_loads) unless the purse is still locked. To
+    /// [`apply_unlock`](Self::apply_unlock), [`settle_credits`](Self::settle_credits),
+    /// [`settle_exceptions`](Self::settle_exceptions), then
+    /// [`fetch_loads`](Self::fetch_loads) unless the purse is still locked. To
     /// recover a transfer between two purses of one holder, settle both purses'
     /// exceptions before fetching the loads (the recovery exists once both records
     /// reached the bank).
     pub async fn sync_with_bank<B: CardBank>(&mut self, bank: &B) -> Result<SyncReport, Error> {
         let unlock = self.apply_unlock(bank).await?;
+        let settled = self.settle_credits(bank).await?;
         let cleared = self.settle_exceptions(bank).await?;
         let still_locked = !matches!(
             unlock,
@@ -400,6 +455,7 @@ impl<T: CardTransport> PurseClient<T> {
         Ok(SyncReport {
             unlock,
             cleared,
+            settled,
             loaded,
         })
     }

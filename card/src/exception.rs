@@ -35,7 +35,7 @@ use crate::Error;
 use crate::keys::CardId;
 use crate::message::{Body, Signed};
 use crate::transfer::Terms;
-use crate::wire::{Reader, Writer};
+use crate::wire::{Reader, Writer, read_id_list, write_id_list};
 
 /// Records the exception log holds before new transfers are refused.
 pub const EXCEPTION_LOG_CAPACITY: usize = 8;
@@ -108,31 +108,14 @@ impl Body for ClearAuthBody {
     const LEN: usize = 9 + 4 * EXCEPTION_LOG_CAPACITY;
 
     fn write(&self, w: &mut Writer) {
-        // Built by the issuer with at most EXCEPTION_LOG_CAPACITY ids (see `Ledger`);
-        // extra ids would not fit the fixed layout and are not written.
-        let n = self.ids.len().min(EXCEPTION_LOG_CAPACITY);
-        w.bytes(&self.card_id.0).u8(n as u8);
-        for i in 0..EXCEPTION_LOG_CAPACITY {
-            w.u32(self.ids.get(i).copied().filter(|_| i < n).unwrap_or(0));
-        }
+        // Built by the issuer with at most EXCEPTION_LOG_CAPACITY ids (see `Ledger`).
+        w.bytes(&self.card_id.0);
+        write_id_list(w, &self.ids, EXCEPTION_LOG_CAPACITY);
     }
 
     fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         let card_id = CardId(r.array()?);
-        let n = usize::from(r.u8()?);
-        if n > EXCEPTION_LOG_CAPACITY {
-            return Err(Error::Malformed("too many ids"));
-        }
-        let mut ids = Vec::with_capacity(n);
-        for i in 0..EXCEPTION_LOG_CAPACITY {
-            let id = r.u32()?;
-            match (i < n, id) {
-                (true, 0) => return Err(Error::Malformed("exception id 0")),
-                (true, id) => ids.push(id),
-                (false, 0) => {}
-                (false, _) => return Err(Error::Malformed("non-zero padding")),
-            }
-        }
+        let ids = read_id_list(r, EXCEPTION_LOG_CAPACITY)?;
         Ok(ClearAuthBody { card_id, ids })
     }
 }

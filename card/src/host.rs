@@ -15,6 +15,7 @@ use crate::load::{LoadAuth, LoadReceipt};
 use crate::pin::Pin;
 use crate::purse::{AID, PIN_REF, PurseStatus, ins};
 use crate::risk::UnlockAuth;
+use crate::settle::{Credit, SettleAuth};
 use crate::transfer::{Ack, Purpose, Request, StartFrom, StartTo, Terms, Value};
 use crate::unload::{UnloadOrder, UnloadProof};
 
@@ -148,6 +149,16 @@ pub mod cmd {
     pub fn clear_exceptions(auth: &ClearAuth) -> Command {
         Command::new(PROP, ins::CLEAR_EXCEPTIONS, 0, 0, auth.to_bytes())
     }
+
+    /// GET CREDIT entry `index` (0 = oldest).
+    pub fn get_credit(index: u8) -> Command {
+        Command::new(PROP, ins::GET_CREDIT, index, 0, Vec::new())
+    }
+
+    /// CLEAR CREDITS.
+    pub fn clear_credits(auth: &SettleAuth) -> Command {
+        Command::new(PROP, ins::CLEAR_CREDITS, 0, 0, auth.to_bytes())
+    }
 }
 
 /// Sends a command to a card; the response data on `9000`, the status word otherwise.
@@ -205,6 +216,19 @@ pub fn load<C: Card + ?Sized>(card: &mut C, auth: &LoadAuth) -> Result<LoadRecei
 /// UNLOAD; the card's proof.
 pub fn unload<C: Card + ?Sized>(card: &mut C, order: &UnloadOrder) -> Result<UnloadProof, Error> {
     UnloadProof::parse(&exchange(card, &cmd::unload(order))?)
+}
+
+/// Reads every unsettled credit, oldest first.
+pub fn credits<C: Card + ?Sized>(card: &mut C) -> Result<Vec<Credit>, Error> {
+    let n = status(card)?.credits;
+    (0..n)
+        .map(|i| Credit::parse(&exchange(card, &cmd::get_credit(i))?))
+        .collect()
+}
+
+/// CLEAR CREDITS with the issuer's clearance.
+pub fn clear_credits<C: Card + ?Sized>(card: &mut C, auth: &SettleAuth) -> Result<(), Error> {
+    exchange(card, &cmd::clear_credits(auth)).map(drop)
 }
 
 /// Reads every exception record, oldest first.

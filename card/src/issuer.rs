@@ -34,6 +34,7 @@ use crate::keys::{CardId, CardPublicKey, IssuerKey, IssuerPublicKey};
 use crate::load::{LoadAuth, LoadAuthBody, LoadKind};
 use crate::message::Signed;
 use crate::risk::{LockReport, UnlockAuth, UnlockAuthBody, check_lock_report_of};
+use crate::settle::{Credit, SettleAuth, SettleAuthBody};
 use crate::transfer::Terms;
 use crate::unload::{UnloadProof, UnloadProofBody};
 
@@ -78,6 +79,24 @@ impl Issuer {
     /// Signs an exception-log clearance.
     pub fn sign_clear(&self, body: ClearAuthBody) -> ClearAuth {
         Signed::by_issuer(body, &self.key)
+    }
+
+    /// Signs a clearance of a card's settled (and refused) credits.
+    pub fn sign_settle(&self, body: SettleAuthBody) -> SettleAuth {
+        Signed::by_issuer(body, &self.key)
+    }
+
+    /// Checks a credit a payee presents: both certificates are this issuer's, and
+    /// [`Credit::check`].
+    pub fn check_credit(
+        &self,
+        payer: &CardCert,
+        payee: &CardCert,
+        credit: &Credit,
+    ) -> Result<(), Error> {
+        self.check_cert(payer)?;
+        self.check_cert(payee)?;
+        credit.check(payer, payee)
     }
 
     /// Checks a certificate is ours.
@@ -141,6 +160,11 @@ pub struct Ledger {
     unacked: BTreeMap<(CardId, u32), Terms>,
     abandoned: BTreeMap<(CardId, u32), Terms>,
     recovered: BTreeSet<(CardId, u32)>,
+    /// Settled transfers by (payer, payer_seq).
+    settled: BTreeMap<(CardId, u32), Terms>,
+    /// What the issuer holds for each card: bank loads − unloads − settled transfers
+    /// out + settled transfers in (see [`crate::settle`]).
+    bank_balances: BTreeMap<CardId, Amount>,
     /// Every stored exception record's body, by (card, exception id).
     archived: BTreeMap<(CardId, u32), ExceptionRecordBody>,
     loaded: Amount,
@@ -157,6 +181,8 @@ impl Ledger {
             unacked: BTreeMap::new(),
             abandoned: BTreeMap::new(),
             recovered: BTreeSet::new(),
+            settled: BTreeMap::new(),
+            bank_balances: BTreeMap::new(),
             archived: BTreeMap::new(),
             loaded: Amount::ZERO,
             unloaded: Amount::ZERO,
@@ -240,6 +266,7 @@ impl Ledger {
         account.loads.push(auth.clone());
         if kind == LoadKind::Bank {
             self.loaded = self.loaded.checked_add(amount)?;
+            self.add_bank_balance(card_id, amount)?;
         }
         Ok(auth)
     }
@@ -270,7 +297,15 @@ impl Ledger {
                 ))
             };
         }
-        account.unloads.insert(proof.body.unload_seq, proof.body);
+        if self.bank_balance(card_id) < amount {
+            return Err(Error::Mismatch(
+                "the unload exceeds what the issuer holds for the card: over-spent",
+            ));
+        }
+        self.account_mut(card_id)?
+            .unloads
+            .insert(proof.body.unload_seq, proof.body);
+        self.sub_bank_balance(card_id, amount)?;
         self.unloaded = self.unloaded.checked_add(amount)?;
         Ok(amount)
     }
@@ -355,6 +390,63 @@ impl Ledger {
             card_id,
             unlock_seq,
             day: self.day,
+        }))
+    }
+
+    /// What the issuer holds for a card (zero for an unknown one).
+    pub fn bank_balance(&self, card_id: CardId) -> Amount {
+        self.bank_balances
+            .get(&card_id)
+            .copied()
+            .unwrap_or(Amount::ZERO)
+    }
+
+    fn add_bank_balance(&mut self, card_id: CardId, amount: Amount) -> Result<(), Error> {
+        let b = self.bank_balance(card_id).checked_add(amount)?;
+        self.bank_balances.insert(card_id, b);
+        Ok(())
+    }
+
+    fn sub_bank_balance(&mut self, card_id: CardId, amount: Amount) -> Result<(), Error> {
+        let b = self
+            .bank_balance(card_id)
+            .checked_sub(amount)
+            .map_err(|_| Error::Mismatch("over-spent"))?;
+        self.bank_balances.insert(card_id, b);
+        Ok(())
+    }
+
+    /// Settles the credits a payee card presents (GET CREDIT): each checked against
+    /// both certificates, once per `(payer, payer_seq)`, moving its amount from the
+    /// payer's bank-side balance to the payee's; answers the clearance naming all of
+    /// them. A payer that cannot cover a credit over-spent: refused, nothing changes
+    /// (the bank's rules for that case are in `bank-server`).
+    pub fn settle(&mut self, payee: CardId, credits: &[Credit]) -> Result<SettleAuth, Error> {
+        let payee_cert = self.cert(payee)?.clone();
+        let mut fresh = Vec::new();
+        for c in credits {
+            let t = *c.terms();
+            let payer_cert = self.cert(t.payer)?.clone();
+            self.issuer.check_credit(&payer_cert, &payee_cert, c)?;
+            match self.settled.get(&(t.payer, t.payer_seq)) {
+                Some(seen) if *seen == t => {}
+                Some(_) => return Err(Error::Mismatch("two VALUEs under one number: cloned card")),
+                None if fresh.contains(&t) => {}
+                None => fresh.push(t),
+            }
+        }
+        let mut next = self.clone();
+        for t in &fresh {
+            next.sub_bank_balance(t.payer, t.amount)?;
+            next.add_bank_balance(t.payee, t.amount)?;
+            next.settled.insert((t.payer, t.payer_seq), *t);
+        }
+        *self = next;
+        let settled = credits.iter().map(|c| c.terms().payee_seq).collect();
+        Ok(self.issuer.sign_settle(SettleAuthBody {
+            card_id: payee,
+            settled,
+            refused: Vec::new(),
         }))
     }
 

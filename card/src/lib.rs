@@ -16,6 +16,7 @@
 //! - [`unload`] — card-signed unload proofs back to the bank.
 //! - [`risk`] — limits, locking, the issuer's UNLOCK.
 //! - [`exception`] — exception log, and how lost value is proven and re-credited.
+//! - [`settle`] — credits taken offline, kept on the payee card until the bank settles them.
 //! - [`log`] — the transaction log.
 //! - [`pin`] — PIN/PUK fields and retry counters (constant-time, zeroized).
 //! - [`issuer`] — the bank's side: signing, and a reference ledger of what it must store.
@@ -41,6 +42,7 @@ pub mod message;
 pub mod pin;
 pub mod purse;
 pub mod risk;
+pub mod settle;
 pub mod transfer;
 pub mod transport;
 pub mod unload;

@@ -28,6 +28,12 @@
 //! | GET LOG | `80 B2 P1 00` | P1 = index, newest first → [`LogEntry`] (38) |
 //! | GET EXCEPTION | `80 B4 P1 00` | P1 = index, oldest first → [`ExceptionRecord`] (113) |
 //! | CLEAR EXCEPTIONS | `80 B6 00 00` | [`ClearAuth`] (105) → – |
+//! | GET CREDIT | `80 B8 P1 00` | P1 = index, oldest first → [`Credit`] (200) |
+//! | CLEAR CREDITS | `80 BA 00 00` | [`SettleAuth`] (202) → – |
+//!
+//! Value credited offline stays in the credit log until the bank has settled it and
+//! is not spendable until then (see [`crate::settle`]): START FROM, REQ and UNLOAD
+//! take only `balance − unsettled`.
 //!
 //! State changes are all-or-nothing per command: each handler checks everything before
 //! it changes anything, so an error status means nothing changed — except the changes
@@ -65,6 +71,7 @@ use crate::log::{LOG_CAPACITY, LogEntry, LogKind, LogStatus};
 use crate::message::Signed;
 use crate::pin::{PIN_FIELD_LEN, PIN_TRIES, PUK_TRIES, Pin, PinCounter};
 use crate::risk::{LockReason, LockReport, LockReportBody, UnlockAuth};
+use crate::settle::{CREDIT_LOG_CAPACITY, Credit, SettleAuth};
 use crate::transfer::{
     Ack, AckBody, Purpose, Request, RequestBody, StartFrom, StartTo, Terms, Value, ValueBody,
 };
@@ -141,6 +148,10 @@ pub mod ins {
     pub const GET_EXCEPTION: u8 = 0xB4;
     /// CLEAR EXCEPTIONS.
     pub const CLEAR_EXCEPTIONS: u8 = 0xB6;
+    /// GET CREDIT: an unsettled credit (VALUE and ACK).
+    pub const GET_CREDIT: u8 = 0xB8;
+    /// CLEAR CREDITS: drop the credits the bank settled.
+    pub const CLEAR_CREDITS: u8 = 0xBA;
 }
 
 /// PIN reference in P2 (specific, first PIN).
@@ -224,6 +235,10 @@ pub struct ActivePurse {
     last_ack: Option<Ack>,
     last_unload: Option<UnloadProof>,
     last_load_receipt: Option<LoadReceipt>,
+    /// Credits taken offline and not yet settled at the bank, oldest first (absent in
+    /// states saved before settlement existed: none).
+    #[serde(default)]
+    credits: Vec<Credit>,
 }
 
 /// Everything the card keeps across power cycles (serde, for persistence). It contains
@@ -339,6 +354,10 @@ pub struct PurseStatus {
     pub pending: u8,
     /// Records in the exception log.
     pub exceptions: u8,
+    /// Credits taken offline and not yet settled at the bank (in the credit log).
+    pub credits: u8,
+    /// Their total: part of `balance`, not spendable until the bank settles it.
+    pub unsettled: Amount,
     /// Entries in the transaction log.
     pub log_entries: u8,
     /// PIN tries left.
@@ -351,7 +370,7 @@ pub struct PurseStatus {
 
 impl PurseStatus {
     /// Encoded length.
-    pub const LEN: usize = 45;
+    pub const LEN: usize = 54;
 
     /// Encodes the status.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -375,7 +394,9 @@ impl PurseStatus {
             .u8(self.log_entries)
             .u8(self.pin_tries)
             .u8(self.puk_tries)
-            .u8(u8::from(self.pin_verified));
+            .u8(u8::from(self.pin_verified))
+            .u8(self.credits)
+            .u64(self.unsettled.minor());
         w.finish()
     }
 
@@ -404,6 +425,8 @@ impl PurseStatus {
             pin_tries: r.u8()?,
             puk_tries: r.u8()?,
             pin_verified: r.u8()? != 0,
+            credits: r.u8()?,
+            unsettled: Amount::from_minor(r.u64()?),
         };
         r.finish()?;
         Ok(out)
@@ -521,12 +544,15 @@ impl Purse {
             PurseState::Active(p) => p,
             _ => {
                 return Err(match cmd.ins {
-                    ins::LOAD..=ins::CLEAR_EXCEPTIONS => Sw::CONDITIONS_NOT_SATISFIED,
+                    ins::LOAD..=ins::CLEAR_CREDITS => Sw::CONDITIONS_NOT_SATISFIED,
                     _ => Sw::INS_NOT_SUPPORTED,
                 });
             }
         };
-        let known_p1 = matches!(cmd.ins, ins::RESEND | ins::GET_LOG | ins::GET_EXCEPTION);
+        let known_p1 = matches!(
+            cmd.ins,
+            ins::RESEND | ins::GET_LOG | ins::GET_EXCEPTION | ins::GET_CREDIT
+        );
         if (!known_p1 && cmd.p1 != 0) || cmd.p2 != 0 {
             return Err(Sw::WRONG_P1P2);
         }
@@ -551,6 +577,8 @@ impl Purse {
             ins::GET_LOG => p.get_log(session, cmd.p1),
             ins::GET_EXCEPTION => p.get_exception(cmd.p1),
             ins::CLEAR_EXCEPTIONS => p.clear_exceptions(&cmd.data),
+            ins::GET_CREDIT => p.get_credit(cmd.p1),
+            ins::CLEAR_CREDITS => p.clear_credits(&cmd.data),
             _ => Err(Sw::INS_NOT_SUPPORTED),
         }
     }
@@ -594,6 +622,8 @@ impl Purse {
             next_unlock_seq: 0,
             pending: 0,
             exceptions: 0,
+            credits: 0,
+            unsettled: Amount::ZERO,
             log_entries: 0,
             pin_tries: 0,
             puk_tries: 0,
@@ -613,6 +643,8 @@ impl Purse {
             // Both logs are bounded well below 256.
             s.exceptions = u8::try_from(p.exceptions.len()).unwrap_or(u8::MAX);
             s.log_entries = u8::try_from(p.log.len()).unwrap_or(u8::MAX);
+            s.credits = u8::try_from(p.credits.len()).unwrap_or(u8::MAX);
+            s.unsettled = p.unsettled();
             s.pin_tries = p.pin.tries_left();
             s.puk_tries = p.puk.tries_left();
             s.pin_verified = self.session.pin_verified;
@@ -672,6 +704,7 @@ impl Purse {
             last_ack: None,
             last_unload: None,
             last_load_receipt: None,
+            credits: Vec::new(),
         }));
         Ok(Vec::new())
     }
@@ -728,6 +761,21 @@ impl ActivePurse {
     }
 
     /// Room for the exception an abort of the current transfer and of a new one may write.
+    /// Value credited offline and not yet settled at the bank.
+    fn unsettled(&self) -> Amount {
+        // Each credit fits under the balance cap and the log holds 16: no overflow;
+        // saturate rather than panic all the same.
+        Amount::checked_sum(self.credits.iter().map(|c| c.terms().amount))
+            .unwrap_or(Amount::from_minor(u64::MAX))
+    }
+
+    /// What the purse may give out: its balance less unsettled credits.
+    fn spendable(&self) -> Amount {
+        self.balance
+            .checked_sub(self.unsettled())
+            .unwrap_or(Amount::ZERO)
+    }
+
     fn check_exception_room(&self) -> Result<(), Sw> {
         let needed = self.exceptions.len() + usize::from(self.pending.needs_exception()) + 1;
         if needed > EXCEPTION_LOG_CAPACITY {
@@ -868,6 +916,9 @@ impl ActivePurse {
         if order.amount.is_zero() {
             return Err(Sw::WRONG_DATA);
         }
+        if order.amount > self.spendable() {
+            return Err(Sw::INSUFFICIENT_FUNDS);
+        }
         let balance = self
             .balance
             .checked_sub(order.amount)
@@ -972,7 +1023,7 @@ impl ActivePurse {
         }
         self.require_pin(session)?;
         self.check_exception_room()?;
-        if start.amount > self.balance {
+        if start.amount > self.spendable() {
             return Err(Sw::INSUFFICIENT_FUNDS);
         }
         if self.next_seq == u32::MAX {
@@ -1009,10 +1060,15 @@ impl ActivePurse {
         exact_len(data, StartTo::LEN)?;
         let start = StartTo::parse(data).map_err(wrong_data)?;
         self.check_counterparty(&start.payer)?;
-        if start.amount.is_zero() {
+        // A genuine payer never sends more than its certificate's per-transfer limit
+        // (it locks instead): such a transfer is taken by no genuine payee either.
+        if start.amount.is_zero() || start.amount > start.payer.profile.per_transfer_limit {
             return Err(Sw::WRONG_DATA);
         }
         self.check_exception_room()?;
+        if self.credits.len() >= CREDIT_LOG_CAPACITY {
+            return Err(Sw::LOG_FULL);
+        }
         let after = self
             .balance
             .checked_add(start.amount)
@@ -1066,6 +1122,9 @@ impl ActivePurse {
             return Err(Sw::WRONG_DATA);
         }
         self.require_pin(session)?;
+        if amount > self.spendable() {
+            return Err(Sw::INSUFFICIENT_FUNDS);
+        }
         let balance = self
             .balance
             .checked_sub(amount)
@@ -1134,6 +1193,11 @@ impl ActivePurse {
         });
         let ack = Ack::by_card(AckBody(t), &self.key);
         let out = ack.to_bytes();
+        // Room was checked at START TO (one transfer in progress at a time).
+        self.credits.push(Credit {
+            value,
+            ack: ack.clone(),
+        });
         self.last_ack = Some(ack);
         Ok(out)
     }
@@ -1211,6 +1275,43 @@ impl ActivePurse {
             return Err(Sw::WRONG_DATA);
         }
         self.exceptions.retain(|e| !auth.body.ids.contains(&e.id));
+        Ok(Vec::new())
+    }
+
+    fn get_credit(&self, index: u8) -> Result<Vec<u8>, Sw> {
+        self.credits
+            .get(usize::from(index))
+            .map(Credit::to_bytes)
+            .ok_or(Sw::RECORD_NOT_FOUND)
+    }
+
+    /// Drops the credits the bank settled (named by this card's sequence numbers).
+    fn clear_credits(&mut self, data: &[u8]) -> Result<Vec<u8>, Sw> {
+        exact_len(data, SettleAuth::LEN)?;
+        let auth = SettleAuth::parse(data).map_err(wrong_data)?;
+        auth.verify_issuer(&self.issuer)
+            .map_err(|_| Sw::BAD_SIGNATURE)?;
+        if auth.body.card_id != self.id() {
+            return Err(Sw::WRONG_DATA);
+        }
+        let b = &auth.body;
+        let refused = Amount::checked_sum(
+            self.credits
+                .iter()
+                .filter(|c| b.refused.contains(&c.terms().payee_seq))
+                .map(|c| c.terms().amount),
+        )
+        .map_err(|_| Sw::WRONG_DATA)?;
+        // Credits are part of the balance, so the refused ones always fit under it.
+        let balance = self
+            .balance
+            .checked_sub(refused)
+            .map_err(|_| Sw::WRONG_DATA)?;
+        self.credits.retain(|c| {
+            let seq = c.terms().payee_seq;
+            !b.settled.contains(&seq) && !b.refused.contains(&seq)
+        });
+        self.balance = balance;
         Ok(Vec::new())
     }
 }

@@ -452,6 +452,29 @@ fn transfer_moves_value_and_logs_both_sides() {
         (credit.kind, credit.seq, credit.counter_seq),
         (LogKind::Credit, terms.payee_seq, terms.payer_seq)
     );
+    // What b took offline is not spendable until the issuer has settled it.
+    let st = host::status(&mut p.b).unwrap();
+    assert_eq!((st.credits, st.unsettled), (1, eur(2_500)));
+    let credit = &host::credits(&mut p.b).unwrap()[0];
+    assert_eq!(*credit.terms(), terms);
+    let back = |p: &mut Pair| {
+        host::transfer(
+            &mut p.b,
+            &p.b_cert,
+            &mut p.a,
+            &p.a_cert,
+            eur(500),
+            Purpose::Payment,
+            20_000,
+        )
+    };
+    assert_eq!(
+        back(&mut p).unwrap_err(),
+        Error::Status(Sw::INSUFFICIENT_FUNDS)
+    );
+    settle(&mut p.ledger, &mut p.b, &p.b_cert);
+    assert_eq!(p.ledger.bank_balance(p.b_cert.card_id), eur(2_500));
+    assert_eq!(p.ledger.bank_balance(p.a_cert.card_id), eur(7_500));
     // And back.
     host::transfer(
         &mut p.b,
@@ -1015,6 +1038,8 @@ fn terminal_mode_needs_the_pin_for_every_value_out() {
     // Its log is readable for reconciliation.
     let e = LogEntry::parse(&exchange(&mut p.b, &cmd::get_log(0)).unwrap()).unwrap();
     assert_eq!(e.kind, LogKind::Credit);
+    // Takings become refundable once the issuer has settled them.
+    settle(&mut p.ledger, &mut p.b, &p.b_cert);
     // A refund needs the terminal PIN...
     let refund = |p: &mut Pair| {
         host::transfer(

@@ -68,6 +68,12 @@ fn two_virtual_purses_in_one_reader_pay_each_other() {
         let log = s.log().await.unwrap();
         assert_eq!((log[0].kind, log[0].amount), (LogKind::Credit, eur(1_200)));
         assert!(a.exceptions().await.unwrap().is_empty());
+        // The takings are settled at the issuer (the credit log), then refundable.
+        let credits = s.credits().await.unwrap();
+        assert_eq!(credits.len(), 1);
+        let auth = ledger.settle(credits[0].terms().payee, &credits).unwrap();
+        s.clear_credits(&auth).await.unwrap();
+        assert_eq!(s.status().await.unwrap().unsettled, eur(0));
         // Refund out of the terminal: terminal PIN.
         s.verify_pin(&pin()).await.unwrap();
         client::transfer(&mut s, &mut a, eur(200), Purpose::Refund, 20_000)

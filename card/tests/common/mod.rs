@@ -60,6 +60,15 @@ pub fn fund(ledger: &mut Ledger, card: &mut VirtualCard, cert: &CardCert, minor:
     host::load(card, &auth).unwrap();
 }
 
+/// Presents a card's unsettled credits to the ledger (as the bank would settle them)
+/// and applies the clearance: what it received offline becomes spendable.
+pub fn settle(ledger: &mut Ledger, card: &mut VirtualCard, cert: &CardCert) {
+    let credits = host::credits(card).unwrap();
+    let auth = ledger.settle(cert.card_id, &credits).unwrap();
+    host::clear_credits(card, &auth).unwrap();
+    assert_eq!(host::status(card).unwrap().credits, 0);
+}
+
 /// Runs a future that never waits on I/O (virtual readers and emulators complete at once).
 pub fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);
