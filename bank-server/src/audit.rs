@@ -43,12 +43,14 @@ use std::collections::HashSet;
 use ecash_card::CardCert;
 use ecash_card::exception::{ExceptionKind, ExceptionRecord};
 use ecash_card::load::{LoadAuth, LoadKind};
-use ecash_card::transfer::Terms;
+use ecash_card::settle::Credit;
+use ecash_card::transfer::{Ack, Terms, Value};
 use ecash_card::unload::UnloadProof;
 
 use crate::storage::{
-    AccountId, AccountRecord, AuditCardException, AuditCardMove, AuditCardRecovery, AuditLedgerRow,
-    AuditVisitor, CardRecord, KeysetRecord, OpId, OrderRecord, SpentCoin, Storage, StorageError,
+    AccountId, AccountRecord, AuditCardException, AuditCardMove, AuditCardOverspend,
+    AuditCardRecovery, AuditCardTransfer, AuditLedgerRow, AuditVisitor, CardRecord, KeysetRecord,
+    OpId, OrderRecord, SpentCoin, Storage, StorageError,
 };
 
 /// Sums of one currency, in minor units (wide, so no sum can overflow).
@@ -81,21 +83,36 @@ pub struct CurrencyTotals {
     pub card_load_debits: i128,
     /// Ledger credits of kind `card_unload`.
     pub card_unload_credits: i128,
+    /// Shortfalls of over-spending cards: settled transfers their bank-side balance
+    /// did not cover, which the bank credited to the payee all the same (value on
+    /// cards the owners' balances and debts stand for).
+    pub card_shortfalls: i128,
+    /// The part of the shortfalls taken from the owners' balances (evidence rows).
+    pub shortfall_from_balance: i128,
+    /// The part booked as the owners' debt (evidence rows).
+    pub debt_booked: i128,
+    /// Ledger debits of kind `card_shortfall`.
+    pub shortfall_debits: i128,
+    /// Ledger debits of kind `debt_repayment`.
+    pub debt_repayments: i128,
+    /// What accounts owe the bank now (the receivable).
+    pub receivables: i128,
 }
 
 impl CurrencyTotals {
     /// Whether the conservation equation holds.
     pub fn balanced(&self) -> bool {
-        self.wired_in - self.wired_out
+        self.wired_in - self.wired_out + self.receivables
             == self.balances
                 + self.coins_outstanding()
                 + self.refunds_unclaimed()
                 + self.card_value_outstanding()
     }
 
-    /// Value on cards: loaded, not yet unloaded.
+    /// Value on cards as the bank's card ledger holds it: loaded, not yet unloaded,
+    /// plus the shortfalls of over-spending cards (booked against their owners).
     pub fn card_value_outstanding(&self) -> i128 {
-        self.card_loads - self.card_unloads
+        self.card_loads - self.card_unloads + self.card_shortfalls
     }
 
     /// Value of coins outstanding (signed, not yet spent).
@@ -140,10 +157,12 @@ impl fmt::Display for AuditReport {
         for (c, t) in &self.currencies {
             writeln!(
                 f,
-                "{c}: wired in {} - wired out {} = balances {} + coins signed {} - coins spent {} \
-                 + refunds granted {} - refunds claimed {} + card loads {} - card unloads {} ({})",
+                "{c}: wired in {} - wired out {} + receivables {} = balances {} + coins signed {} \
+                 - coins spent {} + refunds granted {} - refunds claimed {} + card loads {} \
+                 - card unloads {} + card shortfalls {} ({})",
                 t.wired_in,
                 t.wired_out,
+                t.receivables,
                 t.balances,
                 t.coins_signed,
                 t.coins_spent,
@@ -151,6 +170,7 @@ impl fmt::Display for AuditReport {
                 t.refunds_claimed,
                 t.card_loads,
                 t.card_unloads,
+                t.card_shortfalls,
                 if t.balanced() { "balanced" } else { "MISMATCH" }
             )?;
             if t.card_recoveries != 0 {
@@ -216,6 +236,11 @@ struct Collector {
     abandoned: HashSet<Vec<u8>>,
     /// Recoveries seen, by (payer, payer_seq).
     recovered: HashSet<([u8; 8], u32)>,
+    /// Each card's stored bank-side balance.
+    card_balances: HashMap<[u8; 8], Amount>,
+    /// Each card's bank-side balance recomputed from its loads, unloads and settled
+    /// transfers.
+    card_flows: HashMap<[u8; 8], i128>,
 }
 
 impl Collector {
@@ -273,6 +298,7 @@ impl AuditVisitor for Collector {
 
     fn account(&mut self, a: AccountRecord) {
         self.totals(a.currency).balances += i128::from(a.balance.minor());
+        self.totals(a.currency).receivables += i128::from(a.debt.minor());
         self.report.balances.insert(a.username.clone(), a.balance);
         self.accounts.insert(a.id, a);
     }
@@ -289,6 +315,12 @@ impl AuditVisitor for Collector {
             (LedgerKind::CardLoad, false) => self.totals(row.currency).card_load_debits += amount,
             (LedgerKind::CardUnload, true) => {
                 self.totals(row.currency).card_unload_credits += amount;
+            }
+            (LedgerKind::CardShortfall, false) => {
+                self.totals(row.currency).shortfall_debits += amount;
+            }
+            (LedgerKind::DebtRepayment, false) => {
+                self.totals(row.currency).debt_repayments += amount;
             }
             (kind, credit) => self.report.problems.push(format!(
                 "ledger entry of kind {kind:?} with credit={credit} is not expected"
@@ -381,6 +413,7 @@ impl AuditVisitor for Collector {
                 .push(format!("card {}: {e}", hex8(&card.id)));
         }
         self.cards.insert(card.id, cert);
+        self.card_balances.insert(card.id, card.bank_balance);
     }
 
     fn card_exception(&mut self, e: AuditCardException) {
@@ -469,6 +502,7 @@ impl AuditVisitor for Collector {
 
     fn card_load(&mut self, m: AuditCardMove) {
         self.totals(m.currency).card_loads += i128::from(m.amount.minor());
+        *self.card_flows.entry(m.card_id).or_default() += i128::from(m.amount.minor());
         let ok = LoadAuth::parse(&m.message).is_ok_and(|a| {
             a.body.card_id.0 == m.card_id
                 && a.body.amount == m.amount
@@ -489,6 +523,7 @@ impl AuditVisitor for Collector {
 
     fn card_unload(&mut self, m: AuditCardMove) {
         self.totals(m.currency).card_unloads += i128::from(m.amount.minor());
+        *self.card_flows.entry(m.card_id).or_default() -= i128::from(m.amount.minor());
         let problem = match self.cards.get(&m.card_id) {
             None => Some("unload for an unknown card"),
             Some(Err(_)) => None, // reported with the card
@@ -511,6 +546,85 @@ impl AuditVisitor for Collector {
             self.report
                 .problems
                 .push(format!("card {}: {p}", hex8(&m.card_id)));
+        }
+    }
+
+    fn card_transfer(&mut self, t: AuditCardTransfer) {
+        let amount = i128::from(t.amount.minor());
+        let shortfall = i128::from(t.shortfall.minor());
+        self.totals(t.currency).card_shortfalls += shortfall;
+        *self.card_flows.entry(t.payer).or_default() -= amount - shortfall;
+        *self.card_flows.entry(t.payee).or_default() += amount;
+        let certs = (self.cards.get(&t.payer), self.cards.get(&t.payee));
+        let problem = match (certs, Value::parse(&t.value), Ack::parse(&t.ack)) {
+            ((Some(Ok(payer)), Some(Ok(payee))), Ok(value), Ok(ack)) => {
+                let credit = Credit { value, ack };
+                let terms = credit.terms();
+                if credit.check(payer, payee).is_err() {
+                    Some("its VALUE and ACK do not verify under the two cards' keys")
+                } else if terms.amount != t.amount
+                    || terms.currency != t.currency
+                    || t.shortfall > t.amount
+                {
+                    Some("its messages do not match its record")
+                } else {
+                    None
+                }
+            }
+            ((None, _) | (_, None), _, _) => Some("a transfer of an unknown card"),
+            ((Some(Err(_)), _) | (_, Some(Err(_))), _, _) => None, // reported with the card
+            _ => Some("its VALUE or ACK does not parse"),
+        };
+        if let Some(p) = problem {
+            self.report.problems.push(format!(
+                "settled transfer {} -> {}: {p}",
+                hex8(&t.payer),
+                hex8(&t.payee)
+            ));
+        }
+    }
+
+    fn card_overspend(&mut self, o: AuditCardOverspend) {
+        let totals = self.totals(o.currency);
+        totals.shortfall_from_balance += i128::from(o.from_balance.minor());
+        totals.debt_booked += i128::from(o.debt.minor());
+        let problem = match self.cards.get(&o.card_id) {
+            None => Some("evidence of an unknown card"),
+            Some(Err(_)) => None,
+            Some(Ok(cert)) => {
+                let own_value = |bytes: &[u8]| {
+                    Value::parse(bytes)
+                        .ok()
+                        .filter(|v| v.verify_card(&cert.card_pub).is_ok())
+                        .filter(|v| v.body.0.payer.0 == o.card_id)
+                };
+                let record_ok = if o.transfer {
+                    own_value(&o.record).is_some()
+                } else {
+                    UnloadProof::parse(&o.record).is_ok_and(|p| {
+                        p.verify_card(&cert.card_pub).is_ok() && p.body.card_id.0 == o.card_id
+                    })
+                };
+                let conflict_ok = match (&o.conflicting, own_value(&o.record)) {
+                    (None, _) => true,
+                    (Some(c), Some(v)) => own_value(c)
+                        .is_some_and(|c| c.body.0.payer_seq == v.body.0.payer_seq && c != v),
+                    (Some(_), None) => false,
+                };
+                if !record_ok || !conflict_ok {
+                    Some("its evidence is not the card's own signature")
+                } else if o.shortfall.checked_sub(o.from_balance) != Ok(o.debt) {
+                    Some("its shortfall is not what the owner paid plus owes")
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(p) = problem {
+            self.report.problems.push(format!(
+                "card {} over-spend evidence: {p}",
+                hex8(&o.card_id)
+            ));
         }
     }
 
@@ -570,6 +684,42 @@ pub fn audit(storage: &dyn Storage) -> Result<AuditReport, StorageError> {
             problems.push(format!(
                 "{cur}: {} unloaded from cards but only {} loaded",
                 t.card_unloads, t.card_loads
+            ));
+        }
+        if t.shortfall_from_balance + t.debt_booked != t.card_shortfalls {
+            problems.push(format!(
+                "{cur}: settled transfers carry shortfalls of {} but the evidence books {} + {}",
+                t.card_shortfalls, t.shortfall_from_balance, t.debt_booked
+            ));
+        }
+        if t.shortfall_debits != t.shortfall_from_balance {
+            problems.push(format!(
+                "{cur}: owners were debited {} for shortfalls but the evidence says {}",
+                t.shortfall_debits, t.shortfall_from_balance
+            ));
+        }
+        if t.receivables != t.debt_booked - t.debt_repayments {
+            problems.push(format!(
+                "{cur}: accounts owe {} but {} was booked and {} repaid",
+                t.receivables, t.debt_booked, t.debt_repayments
+            ));
+        }
+    }
+    for (id, stored) in &c.card_balances {
+        let flow = c.card_flows.get(id).copied().unwrap_or(0);
+        if flow < 0 {
+            problems.push(format!(
+                "card {}: paid out {} more than went onto it",
+                hex8(id),
+                -flow
+            ));
+        }
+        if flow != i128::from(stored.minor()) {
+            problems.push(format!(
+                "card {}: the bank holds {} for it but its loads, unloads and settled transfers \
+                 sum to {flow}",
+                hex8(id),
+                stored.minor()
             ));
         }
     }

@@ -91,10 +91,10 @@ use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    CardInfo, CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
     LOADS_PAGE_MAX, LoadRequest, LoadResponse, LoadsQuery, LoadsResponse, NewUnlockRequest,
-    UNLOCK_REASON_MAX_CHARS, UnloadRequest, UnloadResponse, UnlockRequest, UnlockResponse,
-    UnlockState, UnlockStatus,
+    RefusedCredit, TransfersRequest, TransfersResponse, UNLOCK_REASON_MAX_CHARS, UnloadRequest,
+    UnloadResponse, UnlockRequest, UnlockResponse, UnlockState, UnlockStatus,
 };
 use ecash_card::cert::{CardCert, CardProfile, Mode};
 use ecash_card::exception::{
@@ -105,6 +105,7 @@ use ecash_card::keys::CardId;
 use ecash_card::load::{LoadAuth, LoadAuthBody, LoadKind};
 use ecash_card::message::Body;
 use ecash_card::risk::{LockReason, UnlockAuth, UnlockAuthBody};
+use ecash_card::settle::{CREDIT_LOG_CAPACITY, Credit, SettleAuthBody};
 use ecash_card::unload::destination_for_account;
 use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, Currency, ErrorCode};
@@ -113,10 +114,10 @@ use crate::Bank;
 use crate::auth::{Admin, Authenticated};
 use crate::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{
-    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
-    CardUnlockRequestRecord, CardUnlockState, MAX_STORED_AMOUNT, NewCard, NewCardException,
-    NewCardLoad, NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, Storage,
-    StorageError,
+    CardExceptionUpload, CardLoadOutcome, CardRecord, CardSettlement, CardUnloadOutcome,
+    CardUnlockRefusal, CardUnlockRequestRecord, CardUnlockState, CreditOutcome, MAX_STORED_AMOUNT,
+    NewCard, NewCardException, NewCardLoad, NewCardTransfer, NewCardUnload, NewCardUnlock,
+    NewCardUnlockRequest, RecoveryLoad, Storage, StorageError,
 };
 
 /// Errors of the card endpoints.
@@ -171,6 +172,17 @@ pub enum CardError {
         /// Why.
         reason: String,
     },
+    /// More distinct credits than a card's log holds.
+    #[error("at most {CREDIT_LOG_CAPACITY} distinct credits per upload")]
+    TooManyCredits,
+    /// A credit that is not a genuine payee card's.
+    #[error("credit {payee_seq} does not verify: {reason}")]
+    BadCredit {
+        /// The payee card's sequence number in it.
+        payee_seq: u32,
+        /// Why.
+        reason: String,
+    },
     /// Unlock numbers start at 1.
     #[error("unlock_seq starts at 1 (read the card's next_unlock_seq with GET STATUS)")]
     ZeroUnlockSeq,
@@ -215,6 +227,8 @@ impl ApiError for CardError {
             | CardError::BadProof(_)
             | CardError::ZeroFrom
             | CardError::TooManyExceptions
+            | CardError::TooManyCredits
+            | CardError::BadCredit { .. }
             | CardError::ConflictingExceptions(_)
             | CardError::OtherCardsException { .. }
             | CardError::BadException { .. }
@@ -239,6 +253,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/cards/{id}/loads", web::get().to(loads_from))
         .route("/cards/{id}/unloads", web::post().to(unload))
         .route("/cards/{id}/exceptions", web::post().to(exceptions))
+        .route("/cards/{id}/transfers", web::post().to(transfers))
+        .route("/cards/{id}", web::get().to(card_info))
         .route("/cards/{id}/unlock", web::post().to(unlock))
         .route("/cards/{id}/unlock", web::get().to(unlock_status))
         .route(
@@ -408,6 +424,7 @@ async fn load(
         currency: cert.profile.currency,
         amount: req.amount,
         load_seq: req.load_seq,
+        cap,
         auth: auth_msg.to_bytes(),
         now: crate::now(),
     };
@@ -477,6 +494,21 @@ async fn unload(
         return Err(CardError::Storage(StorageError::CardCloned(
             proof.body.unload_seq,
         )));
+    }
+    if let CardUnloadOutcome::Overspent { bank_balance } = outcome {
+        tracing::warn!(
+            card = %proof.body.card_id,
+            unload_seq = proof.body.unload_seq,
+            amount = proof.body.amount.minor(),
+            bank_balance = bank_balance.minor(),
+            "card unload beyond what the bank holds for it: card blocked"
+        );
+        return Err(CardError::Storage(StorageError::CardOverspent(format!(
+            "this unload is for {} minor units but the bank holds {} for the card: \
+             it gave out more than was loaded onto it, so it is blocked and nothing was credited",
+            proof.body.amount.minor(),
+            bank_balance.minor()
+        ))));
     }
     Ok(HttpResponse::Ok().json(UnloadResponse {
         card_id: proof.body.card_id,
@@ -646,6 +678,159 @@ async fn exceptions(
     Ok(HttpResponse::Ok().json(ExceptionsResponse {
         clear: Some(clear),
         recovered,
+    }))
+}
+
+/// The credits of one upload, checked against both cards' certificates: distinct
+/// (an identical repeat is dropped), at most a card's credit log, each naming this
+/// card as payee, within the payer certificate's per-transfer limit and this card's
+/// cap (a genuine payee card takes nothing else).
+async fn check_credits(
+    bank: &web::Data<Bank>,
+    payee: &CardCert,
+    credits: Vec<Credit>,
+) -> Result<Vec<NewCardTransfer>, CardError> {
+    let mut distinct: Vec<Credit> = Vec::new();
+    for c in credits {
+        if distinct.contains(&c) {
+            continue;
+        }
+        if distinct.len() == CREDIT_LOG_CAPACITY {
+            return Err(CardError::TooManyCredits);
+        }
+        if distinct
+            .iter()
+            .any(|d| d.terms().payee_seq == c.terms().payee_seq)
+        {
+            return Err(CardError::BadCredit {
+                payee_seq: c.terms().payee_seq,
+                reason: "two different credits under one payee sequence number".to_owned(),
+            });
+        }
+        distinct.push(c);
+    }
+    let mut out = Vec::with_capacity(distinct.len());
+    for c in distinct {
+        let t = *c.terms();
+        let bad = |reason: String| CardError::BadCredit {
+            payee_seq: t.payee_seq,
+            reason,
+        };
+        let payer = {
+            let b = bank.clone();
+            let id = t.payer.0;
+            blocking(move || b.storage.card(&id).map_err(CardError::from))
+                .await?
+                .ok_or_else(|| bad("the paying card is not one this bank issued".to_owned()))?
+        };
+        let payer_cert = CardCert::parse(&payer.cert).map_err(CardError::CorruptCert)?;
+        bank.keys
+            .card_issuer()
+            .check_credit(&payer_cert, payee, &c)
+            .map_err(|e| bad(e.to_string()))?;
+        if t.amount > payer_cert.profile.per_transfer_limit
+            || t.amount > payee.profile.balance_cap
+            || t.amount > MAX_STORED_AMOUNT
+        {
+            return Err(bad(
+                "the amount is over the payer's per-transfer limit or this card's cap".to_owned(),
+            ));
+        }
+        out.push(NewCardTransfer {
+            payer: t.payer.0,
+            payer_seq: t.payer_seq,
+            payee_seq: t.payee_seq,
+            terms: c.value.body.to_bytes(),
+            currency: t.currency,
+            amount: t.amount,
+            value: c.value.to_bytes(),
+            ack: c.ack.to_bytes(),
+        });
+    }
+    Ok(out)
+}
+
+async fn transfers(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+    body: web::Json<TransfersRequest>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let card = owned_open_card(&bank, id, &auth).await?;
+    let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
+    let credits = check_credits(&bank, &cert, body.into_inner().credits).await?;
+    if credits.is_empty() {
+        return Ok(HttpResponse::Ok().json(TransfersResponse {
+            clear: None,
+            settled: Vec::new(),
+            refused: Vec::new(),
+            bank_balance: card.bank_balance,
+        }));
+    }
+    let settlement = CardSettlement {
+        card_id: id,
+        account_id: auth.0.id,
+        credits,
+        now: crate::now(),
+    };
+    let b = bank.clone();
+    let (settlement, outcome) = blocking(move || {
+        let outcome = b.storage.card_settle(&settlement)?;
+        Ok::<_, CardError>((settlement, outcome))
+    })
+    .await?;
+    for payer in &outcome.caught {
+        tracing::warn!(
+            card = %CardId(*payer),
+            payee = %CardId(id),
+            "card caught giving out more than the bank held for it: blocked, shortfall booked against its owner"
+        );
+    }
+    let mut settled = Vec::new();
+    let mut refused = Vec::new();
+    for (c, o) in settlement.credits.iter().zip(&outcome.outcomes) {
+        match o {
+            CreditOutcome::Settled => settled.push(c.payee_seq),
+            CreditOutcome::Refused(reason) => refused.push(RefusedCredit {
+                payee_seq: c.payee_seq,
+                amount: c.amount,
+                reason: reason.clone(),
+            }),
+        }
+    }
+    let clear = bank.keys.card_issuer().sign_settle(SettleAuthBody {
+        card_id: CardId(id),
+        settled: settled.clone(),
+        refused: refused.iter().map(|r| r.payee_seq).collect(),
+    });
+    Ok(HttpResponse::Ok().json(TransfersResponse {
+        clear: Some(clear),
+        settled,
+        refused,
+        bank_balance: outcome.bank_balance,
+    }))
+}
+
+async fn card_info(
+    bank: web::Data<Bank>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, CardError> {
+    let id = parse_card_id(&path)?;
+    let card = owned_card(&bank, id, &auth).await?;
+    let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
+    let b = bank.clone();
+    let owner = auth.0.id;
+    let account = blocking(move || b.storage.account_by_id(owner).map_err(CardError::from))
+        .await?
+        .ok_or(CardError::Storage(StorageError::UnknownAccount))?;
+    Ok(HttpResponse::Ok().json(CardInfo {
+        card_id: CardId(id),
+        mode: cert.profile.mode,
+        bank_balance: card.bank_balance,
+        blocked: card.blocked,
+        account_debt: account.debt,
     }))
 }
 

@@ -121,6 +121,11 @@ pub enum LedgerKind {
     CardLoad,
     /// Value unloaded from an electronic purse card back to the account (credit).
     CardUnload,
+    /// The shortfall of an own card caught over-spending, taken from the balance
+    /// (debit).
+    CardShortfall,
+    /// A debt to the bank paid out of money coming in (debit).
+    DebtRepayment,
 }
 
 /// One ledger entry; `amount` is signed by `direction`.

@@ -103,6 +103,12 @@ error_codes! {
     RefundTooLarge = 400, "The refund is larger than the payment.";
     /// A card has no unlock request (to show), or none pending (to decide).
     NoUnlockRequest = 404, "The card has no unlock request (none pending, for a decision).";
+    /// A card presented (an unload proof, a payment it signed) more than the bank's
+    /// own ledger holds for it: not a genuine card; blocked, nothing paid out.
+    CardOverspent = 409, "The card gave out more than the bank holds for it; it is blocked and nothing was paid.";
+    /// The account owes the bank (a card of its own over-spent) and may not move
+    /// money out until the debt is paid.
+    AccountInDebt = 409, "The account owes the bank; it cannot withdraw, pay out or load a card until the debt is paid.";
     /// Too many requests from this client.
     RateLimited = 429, "Too many requests; try again shortly.";
     /// A bug or an unavailable dependency on the server; nothing was changed.

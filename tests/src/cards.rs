@@ -10,12 +10,14 @@
 
 use ecash_card::api::{
     CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnlockStatus,
+    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, TransfersRequest,
+    TransfersResponse, UnlockStatus,
 };
 use ecash_card::client::{CardBank, PurseClient, transfer};
 use ecash_card::exception::ExceptionRecord;
 use ecash_card::host::cmd;
 use ecash_card::load::LoadAuth;
+use ecash_card::settle::Credit;
 use ecash_card::transfer::Terms;
 use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
@@ -202,6 +204,20 @@ impl CardBank for HttpCardBank<'_> {
             .post(
                 &format!("/v1/cards/{card_id}/exceptions"),
                 &ExceptionsRequest { records },
+            )
+            .await
+            .map_err(|e| bank_error(&e))
+    }
+
+    async fn settle_transfers(
+        &self,
+        card_id: CardId,
+        credits: Vec<Credit>,
+    ) -> Result<TransfersResponse, ecash_card::Error> {
+        self.0
+            .post(
+                &format!("/v1/cards/{card_id}/transfers"),
+                &TransfersRequest { credits },
             )
             .await
             .map_err(|e| bank_error(&e))

@@ -121,6 +121,19 @@ pub enum StorageError {
     /// copy of the card (a cloned virtual card) can sign that.
     #[error("unload {0} was already credited with a different proof: cloned card")]
     CardCloned(u32),
+    /// An account already holds [`MAX_CARDS_PER_ACCOUNT`] cards.
+    #[error("an account may hold at most {MAX_CARDS_PER_ACCOUNT} cards")]
+    TooManyCards,
+    /// A load that would take the card's bank-side balance over its cap.
+    #[error(
+        "the bank already holds {held} minor units for this card; at most {room} more fit under its balance cap"
+    )]
+    CardBankCap {
+        /// The card's bank-side balance.
+        held: u64,
+        /// Room under the cap.
+        room: u64,
+    },
     /// A card-signed exception record under an exception id whose stored record
     /// names another transfer: a genuine card numbers its exceptions once, so only
     /// a copy of the card can sign that.
@@ -138,6 +151,14 @@ pub enum StorageError {
     /// No unlock request of the card to decide (none pending), or none to show.
     #[error("card has no pending unlock request")]
     NoPendingUnlockRequest,
+    /// The account owes the bank: no withdrawal, payout or card load.
+    #[error(
+        "this account owes the bank {0} minor units (a card of its own gave out more than was loaded onto it): money coming in pays it first; until then it cannot withdraw, pay out or load a card"
+    )]
+    AccountInDebt(Amount),
+    /// A card gave out more than the bank's ledger holds for it.
+    #[error("{0}")]
+    CardOverspent(String),
     /// The backend failed (I/O, corruption, a bug).
     #[error("storage backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -172,6 +193,10 @@ impl ApiError for StorageError {
             StorageError::CardBlocked(_) => ErrorCode::Forbidden,
             StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
             StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
+            StorageError::AccountInDebt(_) => ErrorCode::AccountInDebt,
+            StorageError::TooManyCards => ErrorCode::Forbidden,
+            StorageError::CardBankCap { .. } => ErrorCode::InvalidAmount,
+            StorageError::CardOverspent(_) => ErrorCode::CardOverspent,
             StorageError::Backend(_) => ErrorCode::Internal,
         }
     }
@@ -231,6 +256,9 @@ pub struct AccountRecord {
     pub currency: Currency,
     /// Balance.
     pub balance: Amount,
+    /// What the account owes the bank (shortfalls of its own over-spending cards that
+    /// its balance could not cover); paid first out of every credit.
+    pub debt: Amount,
 }
 
 /// A withdrawal to record: the account is debited `value` and the signatures
@@ -499,6 +527,70 @@ pub struct CardRecord {
     pub cert: Vec<u8>,
     /// Why the bank blocked the card, if it did (see [`Storage::card_unlock`]).
     pub blocked: Option<String>,
+    /// What the bank holds for the card: bank loads − unloads − settled transfers
+    /// out + settled transfers in (see [`Storage::card_settle`]).
+    pub bank_balance: Amount,
+}
+
+/// Most cards one account may hold.
+pub const MAX_CARDS_PER_ACCOUNT: usize = 8;
+
+/// A credit a payee card presents, verified by the caller: the payer card's VALUE and
+/// the payee card's ACK for these terms, both signatures checked against the cards'
+/// certificates.
+#[derive(Debug, Clone)]
+pub struct NewCardTransfer {
+    /// The paying card.
+    pub payer: [u8; 8],
+    /// Its sequence number for the transfer.
+    pub payer_seq: u32,
+    /// The payee card's sequence number for it.
+    pub payee_seq: u32,
+    /// The terms' encoding (36 bytes): the transfer's identity.
+    pub terms: Vec<u8>,
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// The payer-signed VALUE's encoding.
+    pub value: Vec<u8>,
+    /// The payee-signed ACK's encoding.
+    pub ack: Vec<u8>,
+}
+
+/// A payee card's credits to settle, in one transaction.
+#[derive(Debug, Clone)]
+pub struct CardSettlement {
+    /// The payee card (open, owned by `account_id`).
+    pub card_id: [u8; 8],
+    /// Who presents them: the payee card's owner.
+    pub account_id: AccountId,
+    /// The credits, distinct terms, all naming `card_id` as payee.
+    pub credits: Vec<NewCardTransfer>,
+    /// When.
+    pub now: Timestamp,
+}
+
+/// What became of one credit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreditOutcome {
+    /// Counted (now or before): moved from the payer card's bank-side balance to
+    /// the payee's.
+    Settled,
+    /// Never to be counted; the card drops it with its value.
+    Refused(String),
+}
+
+/// What `card_settle` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardSettleOutcome {
+    /// Per credit, in the order given.
+    pub outcomes: Vec<CreditOutcome>,
+    /// The payee card's bank-side balance after.
+    pub bank_balance: Amount,
+    /// Payer cards caught over-spending (or signing two VALUEs under one number) by
+    /// this settlement, now blocked.
+    pub caught: Vec<[u8; 8]>,
 }
 
 /// A card load to record: debit the owner, keep the authorization.
@@ -514,6 +606,8 @@ pub struct NewCardLoad {
     pub amount: Amount,
     /// Must be the card's next number (stored loads + 1), or a stored one (replay).
     pub load_seq: u32,
+    /// The certificate's balance cap: the card's bank-side balance may not exceed it.
+    pub cap: Amount,
     /// The signed authorization's encoding.
     pub auth: Vec<u8>,
     /// When.
@@ -566,6 +660,13 @@ pub enum CardUnloadOutcome {
     /// change this failed unload makes, on purpose (it is returned as an
     /// outcome so the block commits; the caller answers it as an error).
     Cloned,
+    /// The proof is for more than the bank holds for the card: not a genuine card.
+    /// Nothing was credited; the card is now blocked and the proof kept as evidence
+    /// (returned as an outcome so that commits; the caller answers it as an error).
+    Overspent {
+        /// The card's bank-side balance.
+        bank_balance: Amount,
+    },
 }
 
 /// A verified, card-signed exception record to store.
@@ -724,6 +825,48 @@ pub struct CardUnlockRequestRecord {
     pub blocked: Option<String>,
 }
 
+/// A settled transfer as the audit sees it.
+#[derive(Debug, Clone)]
+pub struct AuditCardTransfer {
+    /// Paying card.
+    pub payer: [u8; 8],
+    /// Receiving card.
+    pub payee: [u8; 8],
+    /// Currency.
+    pub currency: Currency,
+    /// Amount.
+    pub amount: Amount,
+    /// Booked against the payer's owner.
+    pub shortfall: Amount,
+    /// The payer-signed VALUE.
+    pub value: Vec<u8>,
+    /// The payee-signed ACK.
+    pub ack: Vec<u8>,
+}
+
+/// Evidence of an over-spending card as the audit sees it.
+#[derive(Debug, Clone)]
+pub struct AuditCardOverspend {
+    /// The card.
+    pub card_id: [u8; 8],
+    /// Its owner.
+    pub account_id: AccountId,
+    /// `true`: a VALUE; `false`: an unload proof.
+    pub transfer: bool,
+    /// The card-signed message.
+    pub record: Vec<u8>,
+    /// Another VALUE under the same number, if any.
+    pub conflicting: Option<Vec<u8>>,
+    /// Currency.
+    pub currency: Currency,
+    /// Shortfall.
+    pub shortfall: Amount,
+    /// Taken from the owner's balance.
+    pub from_balance: Amount,
+    /// Booked as the owner's debt.
+    pub debt: Amount,
+}
+
 /// A card movement as the audit sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditCardMove {
@@ -808,6 +951,10 @@ pub trait AuditVisitor {
     fn card_recovery(&mut self, _load: AuditCardRecovery) {}
     /// Each credited card unload proof.
     fn card_unload(&mut self, _unload: AuditCardMove) {}
+    /// A settled offline transfer.
+    fn card_transfer(&mut self, _transfer: AuditCardTransfer) {}
+    /// Evidence of a card caught over-spending.
+    fn card_overspend(&mut self, _overspend: AuditCardOverspend) {}
     /// Each coin in the spent set, with the operation that spent it.
     fn spent(&mut self, coin: SpentCoin, op_id: OpId);
 }
@@ -968,6 +1115,17 @@ pub trait Storage: Send + Sync + 'static {
     /// the card's bank-side block, if any; returns the reason of the lifted block.
     /// With [`NewCardUnlock::pending_only`] the request must still be pending.
     fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError>;
+
+    /// Settles a payee card's credits in one transaction, each once per terms: the
+    /// amount moves from the payer card's bank-side balance to the payee's. A payer
+    /// that cannot cover it (or signed another VALUE under the same number) is not a
+    /// genuine card: the first time, it is blocked, the evidence kept, the shortfall
+    /// taken from its owner's balance and the rest booked as the owner's debt, and
+    /// the payee is credited in full; a payer already blocked is settled only as far
+    /// as its owner's balance covers it, else the credit is refused. A credit whose
+    /// transfer the payee card itself reported abandoned (so the payer may have been
+    /// re-credited) is refused and the payee card blocked.
+    fn card_settle(&self, settlement: &CardSettlement) -> Result<CardSettleOutcome, StorageError>;
     /// In one transaction: the stored request for `(card, unlock_seq)` if there is one
     /// (pending, approved or refused: asking again changes nothing); otherwise a new
     /// pending request, and the card's other pending request, if any, is superseded.
@@ -1028,6 +1186,8 @@ pub fn ledger_kind_name(kind: LedgerKind) -> &'static str {
         LedgerKind::Refund => "refund",
         LedgerKind::CardLoad => "card_load",
         LedgerKind::CardUnload => "card_unload",
+        LedgerKind::CardShortfall => "card_shortfall",
+        LedgerKind::DebtRepayment => "debt_repayment",
         // `LedgerKind` is non_exhaustive; a new kind needs a name here.
         _ => "unknown",
     }
@@ -1044,6 +1204,8 @@ pub fn ledger_kind_from_name(name: &str) -> Option<LedgerKind> {
         "refund" => LedgerKind::Refund,
         "card_load" => LedgerKind::CardLoad,
         "card_unload" => LedgerKind::CardUnload,
+        "card_shortfall" => LedgerKind::CardShortfall,
+        "debt_repayment" => LedgerKind::DebtRepayment,
         _ => return None,
     })
 }

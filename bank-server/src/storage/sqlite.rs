@@ -71,6 +71,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_card_lock_reports",
         include_str!("../../migrations/0006_card_lock_reports.sql"),
     ),
+    (
+        "0007_card_ledger",
+        include_str!("../../migrations/0007_card_ledger.sql"),
+    ),
 ];
 
 /// Statements of the hot paths are compiled once per connection and reused
@@ -379,13 +383,13 @@ impl SqliteStorage {
     }
 }
 
-const ACCOUNT_COLUMNS: &str = "id, username, password_hash, merchant, currency, balance";
+const ACCOUNT_COLUMNS: &str = "id, username, password_hash, merchant, currency, balance, debt";
 
-/// id, username, password_hash, merchant, currency, balance.
-type AccountRow = (i64, String, String, bool, String, i64);
+/// id, username, password_hash, merchant, currency, balance, debt.
+type AccountRow = (i64, String, String, bool, String, i64, i64);
 
 fn account_from(
-    (id, username, password_hash, merchant, currency, balance): AccountRow,
+    (id, username, password_hash, merchant, currency, balance, debt): AccountRow,
 ) -> Result<AccountRecord, StorageError> {
     Ok(AccountRecord {
         id,
@@ -394,6 +398,7 @@ fn account_from(
         merchant,
         currency: currency_from_sql(&currency)?,
         balance: amount_from_sql(balance)?,
+        debt: amount_from_sql(debt)?,
     })
 }
 
@@ -411,6 +416,11 @@ fn account_where(
 
 /// Applies a credit or debit to an account and writes its ledger entry.
 /// Returns the new balance and the ledger id.
+///
+/// An account in debt (a card of its own over-spent, see `cards::settle_transfers`)
+/// may not withdraw, pay out or load a card ([`StorageError::AccountInDebt`]), and
+/// every credit to it first pays the debt: a `debt_repayment` debit right after the
+/// credit's entry.
 fn post(
     tx: &Connection,
     account: &AccountRecord,
@@ -420,6 +430,15 @@ fn post(
     memo: &str,
     now: Timestamp,
 ) -> Result<(Amount, i64), StorageError> {
+    if !credit
+        && !account.debt.is_zero()
+        && matches!(
+            kind,
+            LedgerKind::Withdraw | LedgerKind::Payout | LedgerKind::CardLoad
+        )
+    {
+        return Err(StorageError::AccountInDebt(account.debt));
+    }
     let balance = if credit {
         account
             .balance
@@ -431,11 +450,57 @@ fn post(
             .checked_sub(amount)
             .map_err(|_| StorageError::InsufficientFunds)?
     };
-    let balance_sql = amount_to_sql(balance)?;
+    let ledger_id = ledger_entry(tx, account, kind, credit, amount, balance, memo, now)?;
+    let repay = if credit {
+        amount.min(account.debt)
+    } else {
+        Amount::ZERO
+    };
+    let balance = if repay.is_zero() {
+        balance
+    } else {
+        let after = balance
+            .checked_sub(repay)
+            .map_err(|_| StorageError::InsufficientFunds)?;
+        let memo = format!(
+            "debt repaid, {} still owed",
+            account.debt.checked_sub(repay).unwrap_or(Amount::ZERO)
+        );
+        ledger_entry(
+            tx,
+            account,
+            LedgerKind::DebtRepayment,
+            false,
+            repay,
+            after,
+            &memo,
+            now,
+        )?;
+        tx.exec(
+            "UPDATE accounts SET debt = debt - ?1 WHERE id = ?2",
+            params![amount_to_sql(repay)?, account.id],
+        )?;
+        after
+    };
     tx.exec(
         "UPDATE accounts SET balance = ?1 WHERE id = ?2",
-        params![balance_sql, account.id],
+        params![amount_to_sql(balance)?, account.id],
     )?;
+    Ok((balance, ledger_id))
+}
+
+/// Writes one ledger row; its id.
+#[allow(clippy::too_many_arguments)]
+fn ledger_entry(
+    tx: &Connection,
+    account: &AccountRecord,
+    kind: LedgerKind,
+    credit: bool,
+    amount: Amount,
+    balance_after: Amount,
+    memo: &str,
+    now: Timestamp,
+) -> Result<i64, StorageError> {
     tx.exec(
         "INSERT INTO ledger (account_id, currency, kind, credit, amount, balance_after, created_at, memo)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -445,12 +510,12 @@ fn post(
             ledger_kind_name(kind),
             credit,
             amount_to_sql(amount)?,
-            balance_sql,
+            amount_to_sql(balance_after)?,
             now.unix(),
             memo
         ],
     )?;
-    Ok((balance, tx.last_insert_rowid()))
+    Ok(tx.last_insert_rowid())
 }
 
 /// id, currency, value, public_key, withdraw_until, deposit_until.
@@ -940,6 +1005,10 @@ impl Storage for SqliteStorage {
         sign: &dyn Fn(&RecoveryLoad) -> Vec<u8>,
     ) -> Result<CardExceptionOutcome, StorageError> {
         self.write(|tx| cards::card_exceptions(tx, upload, sign))
+    }
+
+    fn card_settle(&self, settlement: &CardSettlement) -> Result<CardSettleOutcome, StorageError> {
+        self.write(|tx| cards::card_settle(tx, settlement))
     }
 
     fn card_unlock(&self, unlock: &NewCardUnlock) -> Result<Option<String>, StorageError> {

@@ -9,21 +9,25 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{account_where, amount_from_sql, amount_to_sql, corrupt, currency_from_sql, post};
 use ecash_shared::encoding::Timestamp;
 
+use ecash_shared::Amount;
+
 use crate::storage::{
-    AuditCardException, AuditCardMove, AuditCardRecovery, AuditVisitor, CardExceptionOutcome,
-    CardExceptionUpload, CardLoadOutcome, CardRecord, CardUnloadOutcome, CardUnlockRefusal,
-    CardUnlockRequestRecord, CardUnlockState, NewCard, NewCardException, NewCardLoad,
-    NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, StorageError,
+    AccountRecord, AuditCardException, AuditCardMove, AuditCardOverspend, AuditCardRecovery,
+    AuditCardTransfer, AuditVisitor, CardExceptionOutcome, CardExceptionUpload, CardLoadOutcome,
+    CardRecord, CardSettleOutcome, CardSettlement, CardUnloadOutcome, CardUnlockRefusal,
+    CardUnlockRequestRecord, CardUnlockState, CreditOutcome, MAX_CARDS_PER_ACCOUNT, NewCard,
+    NewCardException, NewCardLoad, NewCardTransfer, NewCardUnload, NewCardUnlock,
+    NewCardUnlockRequest, RecoveryLoad, StorageError,
 };
 
 fn id8(v: Vec<u8>) -> Result<[u8; 8], StorageError> {
     <[u8; 8]>::try_from(v).map_err(|_| corrupt("card id"))
 }
 
-type CardRow = (Vec<u8>, i64, String, String, Vec<u8>, Option<String>);
+type CardRow = (Vec<u8>, i64, String, String, Vec<u8>, Option<String>, i64);
 
 fn card_from(
-    (id, account_id, mode, currency, cert, blocked): CardRow,
+    (id, account_id, mode, currency, cert, blocked, bank_balance): CardRow,
 ) -> Result<CardRecord, StorageError> {
     Ok(CardRecord {
         id: id8(id)?,
@@ -32,10 +36,11 @@ fn card_from(
         currency: currency_from_sql(&currency)?,
         cert,
         blocked,
+        bank_balance: amount_from_sql(bank_balance)?,
     })
 }
 
-const CARD_COLUMNS: &str = "id, account_id, mode, currency, cert, blocked_reason";
+const CARD_COLUMNS: &str = "id, account_id, mode, currency, cert, blocked_reason, bank_balance";
 
 /// The card, which must exist and not be blocked.
 fn open_card(tx: &Connection, id: &[u8; 8]) -> Result<CardRecord, StorageError> {
@@ -80,6 +85,14 @@ pub(super) fn create_card(tx: &Connection, c: &NewCard) -> Result<CardRecord, St
         return Err(StorageError::CardIdTaken);
     }
     account_where(tx, "id = ?1", &c.account_id)?.ok_or(StorageError::UnknownAccount)?;
+    let held: i64 = tx.query_row(
+        "SELECT count(*) FROM cards WHERE account_id = ?1",
+        [c.account_id],
+        |r| r.get(0),
+    )?;
+    if usize::try_from(held).unwrap_or(usize::MAX) >= MAX_CARDS_PER_ACCOUNT {
+        return Err(StorageError::TooManyCards);
+    }
     tx.execute(
         "INSERT INTO cards (id, card_pub, account_id, mode, currency, cert, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -100,11 +113,12 @@ pub(super) fn create_card(tx: &Connection, c: &NewCard) -> Result<CardRecord, St
         currency: c.currency,
         cert: c.cert.clone(),
         blocked: None,
+        bank_balance: Amount::ZERO,
     })
 }
 
 pub(super) fn card_load(tx: &Connection, l: &NewCardLoad) -> Result<CardLoadOutcome, StorageError> {
-    open_card(tx, &l.card_id)?;
+    let card = open_card(tx, &l.card_id)?;
     let stored: Option<(String, i64, Vec<u8>)> = tx
         .query_row(
             "SELECT kind, amount, auth FROM card_loads WHERE card_id = ?1 AND load_seq = ?2",
@@ -129,6 +143,13 @@ pub(super) fn card_load(tx: &Connection, l: &NewCardLoad) -> Result<CardLoadOutc
     let expected = next_load_seq(tx, &l.card_id)?;
     if l.load_seq != expected {
         return Err(StorageError::CardLoadSeq { expected });
+    }
+    let room = l.cap.checked_sub(card.bank_balance).unwrap_or(Amount::ZERO);
+    if l.amount > room {
+        return Err(StorageError::CardBankCap {
+            held: card.bank_balance.minor(),
+            room: room.minor(),
+        });
     }
     let account =
         account_where(tx, "id = ?1", &l.account_id)?.ok_or(StorageError::UnknownAccount)?;
@@ -156,6 +177,7 @@ pub(super) fn card_load(tx: &Connection, l: &NewCardLoad) -> Result<CardLoadOutc
             l.now.unix()
         ],
     )?;
+    move_bank_balance(tx, &l.card_id, l.amount, true)?;
     Ok(CardLoadOutcome::Done { balance })
 }
 
@@ -163,7 +185,7 @@ pub(super) fn card_unload(
     tx: &Connection,
     u: &NewCardUnload,
 ) -> Result<CardUnloadOutcome, StorageError> {
-    open_card(tx, &u.card_id)?;
+    let card = open_card(tx, &u.card_id)?;
     let stored: Option<Vec<u8>> = tx
         .query_row(
             "SELECT proof FROM card_unloads WHERE card_id = ?1 AND unload_seq = ?2",
@@ -187,6 +209,34 @@ pub(super) fn card_unload(
             ),
         )?;
         return Ok(CardUnloadOutcome::Cloned);
+    }
+    if u.amount > card.bank_balance {
+        // A genuine card unloads only value the bank settled onto it (see
+        // `ecash_card::settle`): this one gives out more than went onto it.
+        block_card(
+            tx,
+            &u.card_id,
+            u.now,
+            &format!(
+                "unload proof {} for {} minor units, the bank held {}: over-spent",
+                u.unload_seq,
+                u.amount.minor(),
+                card.bank_balance.minor()
+            ),
+        )?;
+        record_overspend(
+            tx,
+            &card,
+            false,
+            &u.proof,
+            None,
+            u.amount,
+            [Amount::ZERO; 3],
+            u.now,
+        )?;
+        return Ok(CardUnloadOutcome::Overspent {
+            bank_balance: card.bank_balance,
+        });
     }
     let account =
         account_where(tx, "id = ?1", &u.account_id)?.ok_or(StorageError::UnknownAccount)?;
@@ -214,6 +264,7 @@ pub(super) fn card_unload(
             u.now.unix()
         ],
     )?;
+    move_bank_balance(tx, &u.card_id, u.amount, false)?;
     Ok(CardUnloadOutcome::Done { balance })
 }
 
@@ -310,6 +361,19 @@ pub(super) fn card_exceptions(
         if !lost {
             continue;
         }
+        // The payee card said it never credited the transfer; if the bank settled it
+        // (its ACK was presented), that card signed both: block it, recover nothing.
+        let settled: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT payee FROM card_transfers WHERE terms = ?1",
+                [&r.terms],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(payee) = settled {
+            block_card(tx, &id8(payee)?, up.now, CONTRADICTION)?;
+            continue;
+        }
         let stored: Option<(u32, Vec<u8>)> = tx
             .query_row(
                 "SELECT load_seq, auth FROM card_loads
@@ -320,6 +384,9 @@ pub(super) fn card_exceptions(
             .optional()?;
         let (load_seq, auth) = match stored {
             Some(s) => s,
+            // A recovery re-credits a debit the bank never settled, so the payer's
+            // bank-side balance still holds it; one it cannot cover is not recovered.
+            None if card(tx, &r.payer)?.is_none_or(|p| p.bank_balance < r.amount) => continue,
             None => {
                 let load = RecoveryLoad {
                     card_id: r.payer,
@@ -363,6 +430,227 @@ fn exception_kind(r: &NewCardException) -> &'static str {
     } else {
         "abandoned_credit"
     }
+}
+
+/// Why a card that signed an ACK and an abandoned credit for one transfer is blocked.
+const CONTRADICTION: &str =
+    "signed both an ACK and an abandoned credit for one transfer: not a genuine card";
+
+/// Adds `amount` to a card's bank-side balance, or takes it (which must fit).
+fn move_bank_balance(
+    tx: &Connection,
+    card_id: &[u8; 8],
+    amount: Amount,
+    add: bool,
+) -> Result<(), StorageError> {
+    let sql = if add {
+        "UPDATE cards SET bank_balance = bank_balance + ?1 WHERE id = ?2"
+    } else {
+        "UPDATE cards SET bank_balance = bank_balance - ?1 WHERE id = ?2"
+    };
+    // The CHECK (bank_balance >= 0) refuses a take that does not fit; callers check.
+    tx.execute(sql, params![amount_to_sql(amount)?, &card_id[..]])?;
+    Ok(())
+}
+
+/// Keeps the evidence of an over-spending card; `split` is the shortfall, the part
+/// taken from the owner's balance and the part booked as debt.
+#[allow(clippy::too_many_arguments)]
+fn record_overspend(
+    tx: &Connection,
+    card: &CardRecord,
+    transfer: bool,
+    record: &[u8],
+    conflicting: Option<&[u8]>,
+    amount: Amount,
+    [shortfall, from_balance, debt]: [Amount; 3],
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT INTO card_overspends
+             (card_id, account_id, kind, record, conflicting, amount, shortfall, from_balance, debt, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            &card.id[..],
+            card.account_id,
+            if transfer { "transfer" } else { "unload" },
+            record,
+            conflicting,
+            amount_to_sql(amount)?,
+            amount_to_sql(shortfall)?,
+            amount_to_sql(from_balance)?,
+            amount_to_sql(debt)?,
+            now.unix()
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn card_settle(
+    tx: &Connection,
+    st: &CardSettlement,
+) -> Result<CardSettleOutcome, StorageError> {
+    open_card(tx, &st.card_id)?;
+    account_where(tx, "id = ?1", &st.account_id)?.ok_or(StorageError::UnknownAccount)?;
+    let mut outcomes = Vec::with_capacity(st.credits.len());
+    let mut caught = Vec::new();
+    for c in &st.credits {
+        let outcome = settle_one(tx, st, c, &mut caught)?;
+        outcomes.push(outcome);
+    }
+    let bank_balance = card(tx, &st.card_id)?
+        .ok_or(StorageError::UnknownCard)?
+        .bank_balance;
+    Ok(CardSettleOutcome {
+        outcomes,
+        bank_balance,
+        caught,
+    })
+}
+
+fn settle_one(
+    tx: &Connection,
+    st: &CardSettlement,
+    c: &NewCardTransfer,
+    caught: &mut Vec<[u8; 8]>,
+) -> Result<CreditOutcome, StorageError> {
+    let stored: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM card_transfers WHERE terms = ?1",
+            [&c.terms],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if stored.is_some() {
+        return Ok(CreditOutcome::Settled);
+    }
+    // The payee card reported this very transfer abandoned (so the payer may be
+    // re-credited): a genuine card never signs that and an ACK.
+    let abandoned: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM card_exceptions
+                        WHERE card_id = ?1 AND terms = ?2 AND kind = 'abandoned_credit')",
+        params![&st.card_id[..], &c.terms],
+        |r| r.get(0),
+    )?;
+    if abandoned {
+        block_card(tx, &st.card_id, st.now, CONTRADICTION)?;
+        return Ok(CreditOutcome::Refused(
+            "this card reported the same transfer as never credited (an abandoned credit); \
+             the bank counts it for the payer instead"
+                .to_owned(),
+        ));
+    }
+    let payer = card(tx, &c.payer)?.ok_or(StorageError::UnknownCard)?;
+    let conflicting: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM card_transfers WHERE payer = ?1 AND payer_seq = ?2 LIMIT 1",
+            params![&c.payer[..], c.payer_seq],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let covered = payer.bank_balance.min(c.amount);
+    let shortfall = c
+        .amount
+        .checked_sub(covered)
+        .map_err(|_| StorageError::AmountOverflow)?;
+    let mut split = [Amount::ZERO; 3];
+    if !shortfall.is_zero() || conflicting.is_some() {
+        let owner =
+            account_where(tx, "id = ?1", &payer.account_id)?.ok_or(StorageError::UnknownAccount)?;
+        let from_balance = shortfall.min(owner.balance);
+        let debt = shortfall
+            .checked_sub(from_balance)
+            .map_err(|_| StorageError::AmountOverflow)?;
+        if payer.blocked.is_some() && !debt.is_zero() {
+            // Caught before: only what its owner can still cover is paid.
+            return Ok(CreditOutcome::Refused(format!(
+                "the paying card {} was caught giving out more than was loaded onto it, \
+                 and its owner cannot cover this payment",
+                hex_id(&c.payer)
+            )));
+        }
+        split = [shortfall, from_balance, debt];
+        charge_owner(tx, &owner, &payer, from_balance, debt, st.now)?;
+        if payer.blocked.is_none() {
+            let why = if conflicting.is_some() {
+                format!(
+                    "signed two different VALUEs under payer_seq {}: cloned card",
+                    c.payer_seq
+                )
+            } else {
+                format!(
+                    "signed a VALUE for {} minor units, the bank held {}: over-spent",
+                    c.amount.minor(),
+                    payer.bank_balance.minor()
+                )
+            };
+            block_card(tx, &c.payer, st.now, &why)?;
+        }
+        record_overspend(
+            tx,
+            &payer,
+            true,
+            &c.value,
+            conflicting.as_deref(),
+            c.amount,
+            split,
+            st.now,
+        )?;
+        caught.push(c.payer);
+    }
+    move_bank_balance(tx, &c.payer, covered, false)?;
+    move_bank_balance(tx, &st.card_id, c.amount, true)?;
+    tx.execute(
+        "INSERT INTO card_transfers
+             (payer, payer_seq, payee, payee_seq, terms, currency, amount, value, ack, shortfall, account_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            &c.payer[..],
+            c.payer_seq,
+            &st.card_id[..],
+            c.payee_seq,
+            c.terms,
+            c.currency.as_str(),
+            amount_to_sql(c.amount)?,
+            c.value,
+            c.ack,
+            amount_to_sql(split[0])?,
+            st.account_id,
+            st.now.unix()
+        ],
+    )?;
+    Ok(CreditOutcome::Settled)
+}
+
+/// Books an over-spending card's shortfall against its owner: `from_balance` debited
+/// (ledger kind `card_shortfall`), `debt` added to what the account owes.
+fn charge_owner(
+    tx: &Connection,
+    owner: &AccountRecord,
+    card: &CardRecord,
+    from_balance: Amount,
+    debt: Amount,
+    now: Timestamp,
+) -> Result<(), StorageError> {
+    if !from_balance.is_zero() {
+        let memo = format!("card {} gave out more than was loaded", hex_id(&card.id));
+        post(
+            tx,
+            owner,
+            LedgerKind::CardShortfall,
+            false,
+            from_balance,
+            &memo,
+            now,
+        )?;
+    }
+    if !debt.is_zero() {
+        tx.execute(
+            "UPDATE accounts SET debt = debt + ?1 WHERE id = ?2",
+            params![amount_to_sql(debt)?, owner.id],
+        )?;
+    }
+    Ok(())
 }
 
 /// Blocks a card at the bank, with the reason the operator sees.
@@ -672,6 +960,62 @@ pub(super) fn audit_scan(tx: &Connection, v: &mut dyn AuditVisitor) -> Result<()
                 v.card_unload(m);
             }
         }
+    }
+    type TransferRow = (Vec<u8>, Vec<u8>, String, i64, i64, Vec<u8>, Vec<u8>);
+    let mut stmt = tx.prepare(
+        "SELECT payer, payee, currency, amount, shortfall, value, ack FROM card_transfers ORDER BY id",
+    )?;
+    for r in stmt.query_map([], |r| TransferRow::try_from(r))? {
+        let (payer, payee, currency, amount, shortfall, value, ack) = r?;
+        v.card_transfer(AuditCardTransfer {
+            payer: id8(payer)?,
+            payee: id8(payee)?,
+            currency: currency_from_sql(&currency)?,
+            amount: amount_from_sql(amount)?,
+            shortfall: amount_from_sql(shortfall)?,
+            value,
+            ack,
+        });
+    }
+    type OverspendRow = (
+        Vec<u8>,
+        i64,
+        String,
+        Vec<u8>,
+        Option<Vec<u8>>,
+        String,
+        i64,
+        i64,
+        i64,
+    );
+    let mut stmt = tx.prepare(
+        "SELECT o.card_id, o.account_id, o.kind, o.record, o.conflicting, c.currency,
+                o.shortfall, o.from_balance, o.debt
+         FROM card_overspends o JOIN cards c ON c.id = o.card_id ORDER BY o.id",
+    )?;
+    for r in stmt.query_map([], |r| OverspendRow::try_from(r))? {
+        let (
+            card_id,
+            account_id,
+            kind,
+            record,
+            conflicting,
+            currency,
+            shortfall,
+            from_balance,
+            debt,
+        ) = r?;
+        v.card_overspend(AuditCardOverspend {
+            card_id: id8(card_id)?,
+            account_id,
+            transfer: kind == "transfer",
+            record,
+            conflicting,
+            currency: currency_from_sql(&currency)?,
+            shortfall: amount_from_sql(shortfall)?,
+            from_balance: amount_from_sql(from_balance)?,
+            debt: amount_from_sql(debt)?,
+        });
     }
     Ok(())
 }
