@@ -198,6 +198,7 @@ async fn me(auth: Authenticated) -> HttpResponse {
         balance: a.balance,
         currency: a.currency,
         merchant: a.merchant,
+        debt: a.debt,
     })
 }
 

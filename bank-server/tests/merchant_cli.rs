@@ -142,7 +142,7 @@ fn make_merchant_and_audit_of_orders_and_refunds() {
     assert!(out.status.success(), "{text}");
     assert!(
         text.contains(
-            "refunds granted 3 - refunds claimed 0 + card loads 0 - card unloads 0 (balanced)"
+            "refunds granted 3 - refunds claimed 0 + card loads 0 - card unloads 0 + card shortfalls 0 (balanced)"
         ),
         "{text}"
     );

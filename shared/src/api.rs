@@ -98,6 +98,11 @@ pub struct AccountInfo {
     pub currency: Currency,
     /// Whether the account is a merchant.
     pub merchant: bool,
+    /// What the account owes the bank (a card of its own gave out more than was
+    /// loaded onto it and the balance did not cover it): paid first out of every
+    /// credit; while non-zero the account cannot withdraw, pay out or load a card.
+    #[serde(default)]
+    pub debt: Amount,
 }
 
 /// Kind of a ledger entry.

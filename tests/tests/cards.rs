@@ -7,15 +7,25 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use ecash_card::Mode;
-use ecash_card::api::{IssuerInfo, LoadRequest, LoadResponse, UnloadRequest, UnloadResponse};
+use ecash_card::apdu::Sw;
+use ecash_card::api::{
+    CardInfo, CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LoadRequest, LoadResponse, TransfersRequest, TransfersResponse, UnloadRequest, UnloadResponse,
+};
+use ecash_card::client::PurseClient;
+use ecash_card::exception::{ExceptionKind, ExceptionRecord, ExceptionRecordBody};
+use ecash_card::settle::Credit;
+use ecash_card::transfer::{Ack, AckBody, Value, ValueBody};
 use ecash_card::transport::virtual_reader::VirtualReader;
+use ecash_card::unload::{UnloadOrder, UnloadProof, UnloadProofBody, destination_for_account};
+use ecash_card::{CardCert, CardKey, Mode, Purpose, Terms, VirtualCard};
 use ecash_shared::api::LedgerKind;
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
-    balance, card_path, cloned_terminal, issue, load, load_request, pay, two_purses, unload_proof,
+    HttpCardBank, assert_refused, balance, card_path, cloned_terminal, issue, load, load_request,
+    pay, pin, post_json, today, two_purses, unload_proof,
 };
-use ecash_tests::client::{Client, expect_code};
+use ecash_tests::client::{Client, Raw, expect_code};
 use ecash_tests::server::TestBank;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,6 +87,39 @@ async fn certify_load_transfer_unload() {
     pay(&mut personal, &mut terminal, 120).await.unwrap();
     assert_eq!(balance(&mut personal).await, 230);
     assert_eq!(balance(&mut terminal).await, 120);
+    bank.assert_audit_clean();
+    // The terminal cannot give out what the bank has not counted yet...
+    let st = terminal.status().await.unwrap();
+    assert_eq!((st.credits, st.unsettled.minor()), (1, 120));
+    terminal.verify_pin(&pin()).await.unwrap();
+    let early = terminal
+        .unload(&UnloadOrder {
+            amount: Amount::from_minor(100),
+            destination: destination_for_account("shop"),
+            day: today(),
+        })
+        .await;
+    assert_eq!(
+        early.unwrap_err(),
+        ecash_card::Error::Status(Sw::INSUFFICIENT_FUNDS)
+    );
+    // ...until the shop presents the personal purse's VALUE (and its own ACK).
+    let settled = terminal
+        .settle_credits(&HttpCardBank(&shop.client))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (settled.refused.len(), settled.bank_balance.minor()),
+        (0, 120)
+    );
+    assert_eq!(terminal.status().await.unwrap().unsettled.minor(), 0);
+    let info: CardInfo = alice
+        .client
+        .get(&format!("/v1/cards/{}", personal.cert().unwrap().card_id))
+        .await
+        .unwrap();
+    assert_eq!(info.bank_balance.minor(), 230);
     bank.assert_audit_clean();
 
     // The terminal unloads 100 to the shop's account: credited once.
@@ -305,4 +348,339 @@ async fn issuer_key_added_to_an_old_key_file_and_kept() {
     assert!(bank.expired.is_some());
     let keys = bank.client().keys().await.unwrap();
     assert!(!keys.keysets.is_empty());
+}
+
+// ---- The bank's own card ledger (a purse key the user holds never creates money) ----
+
+/// A "card" that is only a key the attacker made, certified by the bank for `owner`.
+async fn self_made_card(owner: &Client, seed: u8) -> (CardKey, CardCert) {
+    let key = CardKey::from_seed(&[seed; 32]);
+    let r: CertifyResponse = owner
+        .post(
+            "/v1/cards",
+            &CertifyRequest {
+                card_pub: key.public(),
+                mode: Mode::Personal,
+            },
+        )
+        .await
+        .unwrap();
+    (key, r.cert)
+}
+
+fn terms(payer: &CardCert, payee: &CardCert, minor: u64, seq: u32) -> Terms {
+    Terms {
+        payer: payer.card_id,
+        payee: payee.card_id,
+        currency: Currency::EUR,
+        amount: Amount::from_minor(minor),
+        payer_seq: seq,
+        payee_seq: seq,
+        purpose: Purpose::Payment,
+    }
+}
+
+/// The payer's VALUE and the payee's ACK, both signed by keys the attacker holds.
+fn forged_credit(payer: &CardKey, payee: &CardKey, t: Terms) -> Credit {
+    Credit {
+        value: Value::by_card(ValueBody(t), payer),
+        ack: Ack::by_card(AckBody(t), payee),
+    }
+}
+
+async fn present(owner: &Client, card: &CardCert, credits: Vec<Credit>) -> Raw {
+    post_json(
+        owner,
+        &format!("/v1/cards/{}/transfers", card.card_id),
+        serde_json::to_value(TransfersRequest { credits }).unwrap(),
+    )
+    .await
+}
+
+async fn card_info(owner: &Client, card: &CardCert) -> CardInfo {
+    owner
+        .get(&format!("/v1/cards/{}", card.card_id))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_made_card_cannot_unload_what_was_never_loaded() {
+    let bank = TestBank::start().await;
+    let mallory = bank.user("mallory", 0).await;
+    let (key, cert) = self_made_card(&mallory.client, 7).await;
+    // The unload proof of the attack: signed by the certified key, for money that
+    // never went onto the card.
+    let proof = UnloadProof::by_card(
+        UnloadProofBody {
+            card_id: cert.card_id,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(1_000_000),
+            unload_seq: 1,
+            destination: destination_for_account("mallory"),
+        },
+        &key,
+    );
+    let r = post_json(
+        &mallory.client,
+        &format!("/v1/cards/{}/unloads", cert.card_id),
+        serde_json::to_value(UnloadRequest { proof }).unwrap(),
+    )
+    .await;
+    assert_refused(&r, 409, "CARD_OVERSPENT", "unload of value never loaded");
+    assert_eq!(mallory.client.balance().await.unwrap().minor(), 0);
+    let info = card_info(&mallory.client, &cert).await;
+    assert!(info.blocked.unwrap().contains("over-spent"));
+    assert_eq!(info.bank_balance.minor(), 0);
+    // The next number is refused too: the card is blocked.
+    let proof = UnloadProof::by_card(
+        UnloadProofBody {
+            card_id: cert.card_id,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(1),
+            unload_seq: 2,
+            destination: destination_for_account("mallory"),
+        },
+        &key,
+    );
+    let r = post_json(
+        &mallory.client,
+        &format!("/v1/cards/{}/unloads", cert.card_id),
+        serde_json::to_value(UnloadRequest { proof }).unwrap(),
+    )
+    .await;
+    assert_refused(&r, 403, "FORBIDDEN", "unload from a blocked card");
+    let report = bank.assert_audit_clean();
+    let eur = &report.currencies[&Currency::EUR];
+    assert_eq!((eur.card_unloads, eur.card_shortfalls), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invented_transfers_create_no_money() {
+    let bank = TestBank::start().await;
+    let mallory = bank.user("mallory", 100).await;
+    let (xk, x) = self_made_card(&mallory.client, 1).await;
+    let (yk, y) = self_made_card(&mallory.client, 2).await;
+    // X is loaded with 100 honestly (the card itself is only a key: nothing to apply).
+    let _: LoadResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/loads", x.card_id),
+            &load_request(100, 1),
+        )
+        .await
+        .unwrap();
+
+    // Route 1, the exception log: a matching "unacked debit" and "abandoned credit"
+    // for 5000 prove nothing the bank can pay: X's bank-side balance is 100.
+    let lost = terms(&x, &y, 5_000, 1);
+    let debit = ExceptionRecord::by_card(
+        ExceptionRecordBody {
+            card_id: x.card_id,
+            exception_id: 1,
+            kind: ExceptionKind::UnackedDebit,
+            terms: lost,
+        },
+        &xk,
+    );
+    let abandoned = ExceptionRecord::by_card(
+        ExceptionRecordBody {
+            card_id: y.card_id,
+            exception_id: 1,
+            kind: ExceptionKind::AbandonedCredit,
+            terms: lost,
+        },
+        &yk,
+    );
+    let a: ExceptionsResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/exceptions", x.card_id),
+            &ExceptionsRequest {
+                records: vec![debit],
+            },
+        )
+        .await
+        .unwrap();
+    let b: ExceptionsResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/exceptions", y.card_id),
+            &ExceptionsRequest {
+                records: vec![abandoned],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(a.recovered.is_empty() && b.recovered.is_empty());
+    assert_eq!(
+        card_info(&mallory.client, &x).await.bank_balance.minor(),
+        100
+    );
+    bank.assert_audit_clean();
+
+    // Route 2, a VALUE over the payer's per-transfer limit (50.00): no genuine card
+    // signs it, no genuine payee takes it.
+    let r = present(
+        &mallory.client,
+        &y,
+        vec![forged_credit(&xk, &yk, terms(&x, &y, 5_001, 2))],
+    )
+    .await;
+    assert_refused(&r, 400, "BAD_REQUEST", "over the per-transfer limit");
+    // An ACK by the wrong key, a VALUE by a key the bank never certified.
+    let stranger = CardKey::from_seed(&[9; 32]);
+    for bad in [
+        forged_credit(&xk, &xk, terms(&x, &y, 10, 2)),
+        forged_credit(&stranger, &yk, terms(&x, &y, 10, 2)),
+    ] {
+        let r = present(&mallory.client, &y, vec![bad]).await;
+        assert_refused(&r, 400, "BAD_REQUEST", "forged credit");
+    }
+    assert_eq!(card_info(&mallory.client, &y).await.bank_balance.minor(), 0);
+
+    // Route 3, a VALUE X cannot cover: Y is credited in full, X is caught: blocked,
+    // its 4900 shortfall booked against its owner, who has nothing left: a debt.
+    let settled: TransfersResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/transfers", y.card_id),
+            &TransfersRequest {
+                credits: vec![forged_credit(&xk, &yk, terms(&x, &y, 5_000, 3))],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (settled.settled, settled.bank_balance.minor()),
+        (vec![3], 5_000)
+    );
+    let xi = card_info(&mallory.client, &x).await;
+    assert!(xi.blocked.unwrap().contains("over-spent"));
+    assert_eq!(
+        (xi.bank_balance.minor(), xi.account_debt.minor()),
+        (0, 4_900)
+    );
+    assert_eq!(mallory.client.me().await.unwrap().debt.minor(), 4_900);
+    let r = bank.assert_audit_clean();
+    let eur = &r.currencies[&Currency::EUR];
+    assert_eq!((eur.card_shortfalls, eur.receivables), (4_900, 4_900));
+
+    // The same account unloads Y: the credit pays the debt first; nothing gained.
+    let proof = UnloadProof::by_card(
+        UnloadProofBody {
+            card_id: y.card_id,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(5_000),
+            unload_seq: 1,
+            destination: destination_for_account("mallory"),
+        },
+        &yk,
+    );
+    let _: UnloadResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/unloads", y.card_id),
+            &UnloadRequest { proof },
+        )
+        .await
+        .unwrap();
+    let me = mallory.client.me().await.unwrap();
+    assert_eq!((me.balance.minor(), me.debt.minor()), (100, 0));
+
+    // X, caught before, signs more: a payee of another account is refused for good
+    // (its owner cannot cover it) and nothing moves.
+    let eve = bank.user("eve", 0).await;
+    let (zk, z) = self_made_card(&eve.client, 3).await;
+    let r: TransfersResponse = eve
+        .client
+        .post(
+            &format!("/v1/cards/{}/transfers", z.card_id),
+            &TransfersRequest {
+                credits: vec![forged_credit(&xk, &zk, terms(&x, &z, 5_000, 4))],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(r.settled.is_empty());
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.bank_balance.minor(), 0);
+    assert_eq!(mallory.client.me().await.unwrap().debt.minor(), 0);
+    let r = bank.assert_audit_clean();
+    let eur = &r.currencies[&Currency::EUR];
+    // Money out of cards never exceeds money loaded plus shortfalls booked.
+    assert!(eur.card_unloads <= eur.card_loads + eur.card_shortfalls);
+    assert_eq!(eur.receivables, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloned_purse_paying_twice_is_caught_and_both_payees_are_paid() {
+    let bank = TestBank::start().await;
+    let alice = bank.user("alice", 4_000).await;
+    let bob = bank.user("bob", 0).await;
+    let carol = bank.user("carol", 0).await;
+    let reader = VirtualReader::new();
+    let mut purse = issue(&reader, "alice", &alice.client, Mode::Personal).await;
+    let mut to_bob = issue(&reader, "bob", &bob.client, Mode::Personal).await;
+    let mut to_carol = issue(&reader, "carol", &carol.client, Mode::Personal).await;
+    load(&mut purse, &alice.client, 4_000).await;
+    // A copy of alice's purse, key and state (a cloned virtual card).
+    let state = reader.state_json("alice").unwrap();
+    reader.insert("clone", VirtualCard::from_json(&state).unwrap());
+    let mut clone = PurseClient::connect(reader.clone(), "clone").await.unwrap();
+    // Both copies pay 4000 offline, under the same payer number.
+    let a = pay(&mut purse, &mut to_bob, 4_000).await.unwrap();
+    let b = pay(&mut clone, &mut to_carol, 4_000).await.unwrap();
+    assert_eq!(a.payer_seq, b.payer_seq);
+    // Both payees sync: both are credited at the bank.
+    let rb = to_bob
+        .sync_with_bank(&HttpCardBank(&bob.client))
+        .await
+        .unwrap();
+    let rc = to_carol
+        .sync_with_bank(&HttpCardBank(&carol.client))
+        .await
+        .unwrap();
+    for r in [rb, rc] {
+        let s = r.settled.unwrap();
+        assert!(s.refused.is_empty());
+        assert_eq!(s.bank_balance.minor(), 4_000);
+    }
+    // The clone is caught: blocked, the 4000 it did not have is alice's debt.
+    let info: CardInfo = alice
+        .client
+        .get(&format!("/v1/cards/{}", purse.cert().unwrap().card_id))
+        .await
+        .unwrap();
+    assert!(info.blocked.unwrap().contains("cloned card"));
+    assert_eq!(
+        (info.bank_balance.minor(), info.account_debt.minor()),
+        (0, 4_000)
+    );
+    bank.assert_audit_clean();
+    // Both payees unload what they received.
+    for (purse, who) in [(&mut to_bob, &bob), (&mut to_carol, &carol)] {
+        let proof = unload_proof(purse, &who.username, 4_000).await;
+        let _: UnloadResponse = who
+            .client
+            .post(&card_path(purse, "unloads"), &UnloadRequest { proof })
+            .await
+            .unwrap();
+        assert_eq!(who.client.balance().await.unwrap().minor(), 4_000);
+    }
+    // The debtor cannot move money out; money coming in pays the debt first.
+    let r = alice.client.payout(1, "DE89370400440532013000").await;
+    expect_code(r, ErrorCode::AccountInDebt);
+    alice
+        .client
+        .admin_credit(&bank.admin_token, "alice", 1_500)
+        .await
+        .unwrap();
+    let me = alice.client.me().await.unwrap();
+    assert_eq!((me.balance.minor(), me.debt.minor()), (0, 2_500));
+    let h = alice.client.history(None, None).await.unwrap();
+    assert_eq!(h.entries[0].kind, LedgerKind::DebtRepayment);
+    let r = bank.assert_audit_clean();
+    let eur = &r.currencies[&Currency::EUR];
+    assert_eq!((eur.card_shortfalls, eur.receivables), (4_000, 2_500));
 }

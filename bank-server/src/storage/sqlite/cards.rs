@@ -1080,6 +1080,7 @@ mod tests {
             currency: Currency::EUR,
             amount: eur(500),
             load_seq: seq,
+            cap: eur(1_000_000),
             auth: vec![seq as u8],
             now: t(),
         })
