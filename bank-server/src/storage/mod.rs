@@ -121,6 +121,9 @@ pub enum StorageError {
     /// copy of the card (a cloned virtual card) can sign that.
     #[error("unload {0} was already credited with a different proof: cloned card")]
     CardCloned(u32),
+    /// A card already has [`MAX_EXCEPTIONS_PER_CARD`] stored exception records.
+    #[error("the bank stores at most {MAX_EXCEPTIONS_PER_CARD} exception records per card")]
+    TooManyExceptions,
     /// An account already holds [`MAX_CARDS_PER_ACCOUNT`] cards.
     #[error("an account may hold at most {MAX_CARDS_PER_ACCOUNT} cards")]
     TooManyCards,
@@ -194,7 +197,7 @@ impl ApiError for StorageError {
             StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
             StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
             StorageError::AccountInDebt(_) => ErrorCode::AccountInDebt,
-            StorageError::TooManyCards => ErrorCode::Forbidden,
+            StorageError::TooManyCards | StorageError::TooManyExceptions => ErrorCode::Forbidden,
             StorageError::CardBankCap { .. } => ErrorCode::InvalidAmount,
             StorageError::CardOverspent(_) => ErrorCode::CardOverspent,
             StorageError::Backend(_) => ErrorCode::Internal,
@@ -534,6 +537,10 @@ pub struct CardRecord {
 
 /// Most cards one account may hold.
 pub const MAX_CARDS_PER_ACCOUNT: usize = 8;
+
+/// Most exception records the bank stores for one card (a genuine card logs one
+/// only when a transfer is interrupted; a log this long is abuse).
+pub const MAX_EXCEPTIONS_PER_CARD: usize = 256;
 
 /// A credit a payee card presents, verified by the caller: the payer card's VALUE and
 /// the payee card's ACK for these terms, both signatures checked against the cards'

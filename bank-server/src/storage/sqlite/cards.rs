@@ -15,9 +15,9 @@ use crate::storage::{
     AccountRecord, AuditCardException, AuditCardMove, AuditCardOverspend, AuditCardRecovery,
     AuditCardTransfer, AuditVisitor, CardExceptionOutcome, CardExceptionUpload, CardLoadOutcome,
     CardRecord, CardSettleOutcome, CardSettlement, CardUnloadOutcome, CardUnlockRefusal,
-    CardUnlockRequestRecord, CardUnlockState, CreditOutcome, MAX_CARDS_PER_ACCOUNT, NewCard,
-    NewCardException, NewCardLoad, NewCardTransfer, NewCardUnload, NewCardUnlock,
-    NewCardUnlockRequest, RecoveryLoad, StorageError,
+    CardUnlockRequestRecord, CardUnlockState, CreditOutcome, MAX_CARDS_PER_ACCOUNT,
+    MAX_EXCEPTIONS_PER_CARD, NewCard, NewCardException, NewCardLoad, NewCardTransfer,
+    NewCardUnload, NewCardUnlock, NewCardUnlockRequest, RecoveryLoad, StorageError,
 };
 
 fn id8(v: Vec<u8>) -> Result<[u8; 8], StorageError> {
@@ -330,6 +330,15 @@ pub(super) fn card_exceptions(
                 cloned: Some(r.exception_id),
             });
         }
+    }
+    let stored: i64 = tx.query_row(
+        "SELECT count(*) FROM card_exceptions WHERE card_id = ?1",
+        [&up.card_id[..]],
+        |r| r.get(0),
+    )?;
+    let held = usize::try_from(stored).unwrap_or(usize::MAX);
+    if held.saturating_add(up.records.len()) > MAX_EXCEPTIONS_PER_CARD {
+        return Err(StorageError::TooManyExceptions);
     }
     for r in &up.records {
         tx.execute(
