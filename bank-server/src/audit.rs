@@ -2,13 +2,16 @@
 //! lost. Per currency,
 //!
 //! ```text
-//! wired in − wired out = account balances + value of coins signed − value of coins spent
+//! wired in − wired out + receivables = account balances
+//!                        + value of coins signed − value of coins spent
 //!                        + refunds granted − refunds claimed
-//!                        + card loads − card unloads
+//!                        + card loads − card unloads + card shortfalls
 //! ```
 //!
-//! (value on electronic purse cards: loaded from accounts, not yet unloaded;
-//! it moves between cards offline, so only the total is known to the bank)
+//! (value on electronic purse cards as the bank's card ledger holds it: loaded from
+//! accounts, not yet unloaded, plus what cards caught over-spending gave out beyond
+//! their bank-side balance — taken from their owners' balances or owed by them, the
+//! receivables)
 //! (a refund debits the merchant at once; the payer claims it later as fresh
 //! coins, which then count as coins signed) and also: every account's balance
 //! is the sum of its ledger entries, every swap spent exactly the value it
@@ -26,7 +29,15 @@
 //! counted on cards when it was loaded — but each must be proven: a stored
 //! unacked debit of its card and a stored abandoned credit with identical terms,
 //! both verifying under their cards' certified keys, for its amount, one per
-//! `(payer, payer_seq)`.
+//! `(payer, payer_seq)`. The card ledger: every card's stored bank-side balance
+//! equals its bank loads − unloads − settled transfers out (less shortfalls) +
+//! settled transfers in, and is never negative (no card paid out more than went
+//! onto it); every settled transfer carries the payer card's VALUE and the payee
+//! card's ACK, both verifying under their certified keys; every over-spend's
+//! evidence is the card's own signature (and a conflicting VALUE under the same
+//! number, for a clone); shortfalls equal what the owners paid plus owe, the
+//! `card_shortfall` debits equal the part paid, and the debts outstanding equal
+//! those booked less the `debt_repayment` debits.
 //! `bank-server audit` runs this and exits non-zero on any problem; tests
 //! call [`audit`] directly.
 

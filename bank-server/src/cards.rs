@@ -1,5 +1,14 @@
 //! Electronic purse cards (crate `ecash-card`): the bank as card issuer.
 //!
+//! **The bank's own ledger per card.** A card key the user holds is a claim, never
+//! proof: a virtual card is a key its holder controls. So the bank keeps, per card,
+//! `bank_balance` = bank loads − unloads − settled transfers out + settled transfers
+//! in, and never pays out of a card more than that (see `ecash_card::settle` for the
+//! card's side: credits taken offline stay on the payee card, unspendable, until
+//! settled here). Unloads and settled transfers out are bounded by it in the
+//! transaction that books them; a card found giving out more is not genuine — it is
+//! blocked, the evidence kept, and its shortfall booked against its owner.
+//!
 //! The issuer key (ed25519) is in the private key file next to the receipt key and
 //! is published at `GET /v1/cards/issuer`; a wallet writes it into a blank card at
 //! INITIALIZE. Bodies are the types of [`ecash_card::api`].
@@ -27,6 +36,14 @@
 //!   under a used number can only come from a copy of the card (a cloned virtual
 //!   card) and is refused with `IDEMPOTENCY_CONFLICT` — and the card is blocked
 //!   at the bank (below).
+//!   An unload for more than the card's bank-side balance is answered
+//!   `CARD_OVERSPENT` and, in the same transaction, the card is blocked and the proof
+//!   kept as evidence (`card_overspends`); nothing is credited.
+//! - `POST /v1/cards/{id}/transfers` (bearer, the payee card's owner) `{credits}` →
+//!   `{clear, settled, refused, bank_balance}`: settles the offline payments this card
+//!   received ([`transfers`]; the rules are [`Storage::card_settle`]'s).
+//! - `GET /v1/cards/{id}` (bearer, the card's owner) → `CardInfo`: the bank-side
+//!   balance, the block, the owner's debt.
 //! - `GET /v1/cards/{id}/loads?from=N` (bearer, the card's owner) → `{loads}`:
 //!   the stored authorizations (bank loads and recoveries) with `load_seq ≥ N`
 //!   (N ≥ 1), in order, at most [`LOADS_PAGE_MAX`]; a card fetches an
@@ -43,7 +60,10 @@
 //!   under the payer card's next load number (kind `Recovery`; no account is
 //!   debited). `clear` is the issuer's CLEAR EXCEPTIONS authorization naming
 //!   exactly the ids sent; `recovered` the recovery loads of the transfers the
-//!   records name. Sending the same records again answers the same and stores
+//!   records name. A recovery is made only if the payer card's bank-side balance
+//!   covers it (the lost debit was never settled, so a genuine payer's does) and
+//!   the transfer was not settled (if it was, the payee card signed an ACK and an
+//!   abandoned credit for it, and is blocked). Sending the same records again answers the same and stores
 //!   nothing more; another record under a stored id blocks the card (below).
 //! - `POST /v1/cards/{id}/unlock-requests` (bearer, the card's owner)
 //!   `{report, reason?}` → [`UnlockStatus`]: asks the operator to reopen a
@@ -84,8 +104,9 @@
 //! unlocks it.
 //!
 //! Bad input changes nothing. For the audit, value on cards is bank loads −
-//! unloads; recovery loads re-credit value already counted there and are checked
-//! against the stored exception records instead (see [`audit`](crate::audit)).
+//! unloads + the shortfalls of caught cards; recovery loads re-credit value already
+//! counted there and are checked against the stored exception records instead (see
+//! [`audit`](crate::audit)).
 
 use std::collections::BTreeMap;
 

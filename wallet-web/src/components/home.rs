@@ -19,7 +19,14 @@ pub fn Home() -> Html {
             <p id="bank-balance" class="muted"><a href="#/login">{ "Log in" }</a>{ " to see your bank account." }</p>
         },
         (Some(_), Some(a)) => html! {
-            <p class="figure" id="bank-balance">{ format!("{} {}", a.balance, a.currency) }</p>
+            <>
+                <p class="figure" id="bank-balance">{ format!("{} {}", a.balance, a.currency) }</p>
+                if !a.debt.is_zero() {
+                    <p id="bank-debt" class="notice error" role="alert">
+                        { format!("You owe the bank {} {}: a card of yours gave out more than was loaded onto it. Money coming into the account pays this first; until then you cannot withdraw, pay out or load a card.", a.debt, a.currency) }
+                    </p>
+                }
+            </>
         },
         (Some(_), None) => html! {
             <p id="bank-balance" class="muted">{ "Not known right now (the bank is not answering)." }</p>
