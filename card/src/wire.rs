@@ -103,6 +103,43 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Writes a fixed-capacity list of non-zero numbers: `count (1) || cap × u32`, the
+/// unused slots zero. A list longer than `cap` is cut to `cap` (callers build lists of
+/// at most `cap`).
+pub fn write_id_list(w: &mut Writer, ids: &[u32], cap: usize) {
+    let n = ids.len().min(cap);
+    w.u8(u8::try_from(n).unwrap_or(u8::MAX));
+    for id in ids
+        .iter()
+        .take(n)
+        .copied()
+        .chain(core::iter::repeat(0))
+        .take(cap)
+    {
+        w.u32(id);
+    }
+}
+
+/// Reads what [`write_id_list`] wrote, strictly: a count within `cap`, no zero among
+/// the first `count` numbers, zero padding after them.
+pub fn read_id_list(r: &mut Reader<'_>, cap: usize) -> Result<Vec<u32>, Error> {
+    let n = usize::from(r.u8()?);
+    if n > cap {
+        return Err(Error::Malformed("too many ids"));
+    }
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..cap {
+        let id = r.u32()?;
+        match (i < n, id) {
+            (true, 0) => return Err(Error::Malformed("id 0 in a list")),
+            (true, id) => ids.push(id),
+            (false, 0) => {}
+            (false, _) => return Err(Error::Malformed("non-zero padding")),
+        }
+    }
+    Ok(ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,35 +163,4 @@ mod tests {
         assert!(r.u32().is_err());
         assert!(Reader::new(&[1]).finish().is_err());
     }
-}
-
-/// Writes a fixed-capacity list of non-zero numbers: `count (1) || cap × u32`, the
-/// unused slots zero. A list longer than `cap` is cut to `cap` (callers build lists of
-/// at most `cap`).
-pub fn write_id_list(w: &mut Writer, ids: &[u32], cap: usize) {
-    let n = ids.len().min(cap);
-    w.u8(u8::try_from(n).unwrap_or(u8::MAX));
-    for i in 0..cap {
-        w.u32(if i < n { ids[i] } else { 0 });
-    }
-}
-
-/// Reads what [`write_id_list`] wrote, strictly: a count within `cap`, no zero among
-/// the first `count` numbers, zero padding after them.
-pub fn read_id_list(r: &mut Reader<'_>, cap: usize) -> Result<Vec<u32>, Error> {
-    let n = usize::from(r.u8()?);
-    if n > cap {
-        return Err(Error::Malformed("too many ids"));
-    }
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..cap {
-        let id = r.u32()?;
-        match (i < n, id) {
-            (true, 0) => return Err(Error::Malformed("id 0 in a list")),
-            (true, id) => ids.push(id),
-            (false, 0) => {}
-            (false, _) => return Err(Error::Malformed("non-zero padding")),
-        }
-    }
-    Ok(ids)
 }

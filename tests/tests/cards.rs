@@ -684,3 +684,85 @@ async fn a_cloned_purse_paying_twice_is_caught_and_both_payees_are_paid() {
     let eur = &r.currencies[&Currency::EUR];
     assert_eq!((eur.card_shortfalls, eur.receivables), (4_000, 2_500));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_settlements_and_unloads_count_once() {
+    let bank = TestBank::start().await;
+    let mallory = bank.user("mallory", 1_000).await;
+    let (xk, x) = self_made_card(&mallory.client, 1).await;
+    let (yk, y) = self_made_card(&mallory.client, 2).await;
+    let _: LoadResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/loads", x.card_id),
+            &load_request(1_000, 1),
+        )
+        .await
+        .unwrap();
+    // The same credit presented 16 times at once: settled once.
+    let credit = forged_credit(&xk, &yk, terms(&x, &y, 700, 1));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let c = mallory.client.clone();
+        let credit = credit.clone();
+        let path = format!("/v1/cards/{}/transfers", y.card_id);
+        tasks.spawn(async move {
+            c.post::<_, TransfersResponse>(
+                &path,
+                &TransfersRequest {
+                    credits: vec![credit],
+                },
+            )
+            .await
+            .unwrap()
+        });
+    }
+    let answers = tasks.join_all().await;
+    for a in &answers {
+        assert_eq!(
+            (a.settled.as_slice(), a.bank_balance.minor()),
+            (&[1][..], 700)
+        );
+    }
+    assert_eq!(
+        card_info(&mallory.client, &x).await.bank_balance.minor(),
+        300
+    );
+    bank.assert_audit_clean();
+    // Two different unload proofs of Y, each for all it holds, at once: one is
+    // credited, the other finds nothing left and blocks the card.
+    let proofs = (1..=2).map(|seq| {
+        UnloadProof::by_card(
+            UnloadProofBody {
+                card_id: y.card_id,
+                currency: Currency::EUR,
+                amount: Amount::from_minor(700),
+                unload_seq: seq,
+                destination: destination_for_account("mallory"),
+            },
+            &yk,
+        )
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for proof in proofs {
+        let c = mallory.client.clone();
+        let path = format!("/v1/cards/{}/unloads", y.card_id);
+        tasks.spawn(async move {
+            post_json(
+                &c,
+                &path,
+                serde_json::to_value(UnloadRequest { proof }).unwrap(),
+            )
+            .await
+        });
+    }
+    let answers = tasks.join_all().await;
+    let mut statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409]);
+    assert_eq!(mallory.client.balance().await.unwrap().minor(), 700);
+    let info = card_info(&mallory.client, &y).await;
+    assert_eq!(info.bank_balance.minor(), 0);
+    assert!(info.blocked.is_some());
+    bank.assert_audit_clean();
+}

@@ -1,14 +1,19 @@
 //! The Card page in headless Chromium against a real bank: certify the two virtual
-//! purses, load the personal one from the account, pay the shop terminal offline,
-//! lose a payment's VALUE in flight and get it back with "Sync with bank", lock the
-//! purse with a payment over its limit, request an unlock, have the operator approve
-//! it (admin endpoint) and apply it with "Sync with bank", unload both back; load
-//! from the wallet's coins (withdrawn on the Withdraw page), refused over the purse's
-//! cap or beyond the coins held; the purses survive a re-render from IndexedDB. The reader picker: WebUSB and WebHID
-//! missing or refused, the bridge without a token or not running, each a message that
-//! points to the bridge; the choice remembered. And the holder's purse on a card behind
-//! a real `card-bridge`: a wrong session token refused, then certified, loaded and
-//! paying the page's terminal through the bridge.
+//! purses, load the personal one from the account (the bank's view of the card shown),
+//! pay the shop terminal offline (the terminal shows the payment unsettled and the
+//! bank's view unchanged until "Sync with bank" or an unload settles it), lose a
+//! payment's VALUE in flight and get it back with "Sync with bank", lock the purse
+//! with a payment over its limit, request an unlock, have the operator approve it
+//! (admin endpoint) and apply it with "Sync with bank", unload both back; load from
+//! the wallet's coins (withdrawn on the Withdraw page), refused over the purse's cap or
+//! beyond the coins held; the purses survive a re-render from IndexedDB. A copy of the
+//! purse spends its value twice: the sync settles both payments for the terminal, the
+//! bank blocks the purse and the account owes the shortfall, which the terminal's
+//! unload pays. The reader picker: WebUSB and WebHID missing or refused, the bridge
+//! without a token or not running, each a message that points to the bridge; the
+//! choice remembered. And the holder's purse on a card behind a real `card-bridge`: a
+//! wrong session token refused, then certified, loaded and paying the page's terminal
+//! through the bridge.
 //!
 //! Needs a bank, like `resume.rs`: build with `ECASH_TEST_BANK_URL` and
 //! `ECASH_TEST_ADMIN_TOKEN` (see `scripts/test-wasm.sh`). Without them those tests
@@ -234,6 +239,7 @@ async fn certify_load_pay_unload() {
         return;
     };
     let http = logged_in_user(&bank, "card", 10_000).await;
+    forget_purses(bank.url).await;
     let app = render_card_page();
     wait_for("card-page").await;
     wait_text("card-balance", "not certified").await;
@@ -252,12 +258,32 @@ async fn certify_load_pay_unload() {
     type_into("card-load-amount", "10.00").await;
     click("card-load").await;
     wait_text("card-balance", "10.00").await;
+    // The bank's ledger holds what it loaded onto the card.
+    wait_text("card-bank-personal", "At the bank: 10.00").await;
+    wait_text("card-bank-terminal", "At the bank: 0.00").await;
+    assert!(
+        document()
+            .get_element_by_id("card-unsettled-personal")
+            .is_none()
+    );
 
     type_into("card-pay-amount", "2.50").await;
     click("card-pay").await;
     wait_text("card-balance", "7.50").await;
     wait_text("card-terminal-balance", "2.50").await;
     wait_text("card-log", "Debit").await;
+    // The terminal took it offline: on the card, not spendable until the bank settles
+    // it, and the bank has not seen it yet.
+    wait_text("card-unsettled-terminal", "not yet settled: 2.50").await;
+    wait_text("card-spendable-terminal", "0.00").await;
+    wait_text("card-bank-terminal", "At the bank: 0.00").await;
+    wait_text("card-bank-personal", "At the bank: 10.00").await;
+    assert!(
+        document()
+            .get_element_by_id("card-unsettled-personal")
+            .is_none()
+    );
+    assert!(document().get_element_by_id("card-account-debt").is_none());
 
     // A wrong PIN is refused by the card.
     type_into("card-pin", "1111").await;
@@ -284,15 +310,25 @@ async fn certify_load_pay_unload() {
     let app = yew::Renderer::<App>::with_root(root3).render();
     wait_text("card-balance", "6.50").await;
     wait_text("card-terminal-balance", "2.50").await;
-    // Sync: both logs reach the bank, the lost value comes back to the purse.
+    wait_text("card-unsettled-terminal", "not yet settled: 2.50").await;
+    // Sync: both logs reach the bank, the lost value comes back to the purse, and the
+    // terminal's payment is settled: the bank moves it from the purse to the terminal.
     type_into("card-pin", "2468").await;
     click("card-sync").await;
-    wait_text("card-notice", "2 exception record(s) cleared, 1.00 loaded").await;
+    let msg = wait_text("card-notice", "2 exception record(s) cleared, 1.00 loaded").await;
+    assert!(
+        msg.contains("Settled 1 payment received offline (2.50 EUR); now spendable."),
+        "{msg}"
+    );
     wait_text("card-balance", "7.50").await;
     wait_text("card-terminal-balance", "2.50").await;
+    wait_gone("card-unsettled-terminal").await;
+    wait_text("card-bank-terminal", "At the bank: 2.50").await;
+    wait_text("card-bank-personal", "At the bank: 7.50").await;
     // Nothing more to do.
     click("card-sync").await;
-    wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+    let msg = wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+    assert!(!msg.contains("Settled"), "{msg}");
     wait_text("card-balance", "7.50").await;
 
     // A payment over the purse's per-payment limit (50.00) locks it.
@@ -355,15 +391,37 @@ async fn certify_load_pay_unload() {
     click("card-pay").await;
     wait_text("card-balance", "67.00").await;
     wait_text("card-terminal-balance", "3.00").await;
-    // Syncing again is harmless.
+    wait_text("card-unsettled-terminal", "not yet settled: 0.50").await;
+    wait_text("card-spendable-terminal", "2.50").await;
+    // Syncing again is harmless (and settles that payment).
     click("card-sync").await;
-    wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+    let msg = wait_text("card-notice", "0 exception record(s) cleared, 0.00 loaded").await;
+    assert!(
+        msg.contains("Settled 1 payment received offline (0.50 EUR)"),
+        "{msg}"
+    );
+    wait_gone("card-unsettled-terminal").await;
+    wait_text("card-bank-terminal", "At the bank: 3.00").await;
 
+    // One more payment, left unsettled: the unload settles it before the card unloads
+    // the terminal's whole balance (which it would refuse with value unsettled).
+    click("card-pay").await;
+    wait_text("card-balance", "66.50").await;
+    wait_text("card-terminal-balance", "3.50").await;
+    wait_text("card-unsettled-terminal", "not yet settled: 0.50").await;
+    wait_text("card-bank-terminal", "At the bank: 3.00").await;
     type_into("card-pin", "2468").await;
     click("card-unload").await;
-    wait_text("card-notice", "Unloaded 70.00").await;
+    let msg = wait_text("card-notice", "Unloaded 70.00").await;
+    assert!(
+        msg.contains("Settled 1 payment received offline (0.50 EUR)"),
+        "{msg}"
+    );
     wait_text("card-balance", "0.00").await;
     wait_text("card-terminal-balance", "0.00").await;
+    wait_gone("card-unsettled-terminal").await;
+    wait_text("card-bank-personal", "At the bank: 0.00").await;
+    wait_text("card-bank-terminal", "At the bank: 0.00").await;
     let token = session::load().unwrap().token;
     assert_eq!(account_balance(&http, &token).await.minor(), 10_000);
 
@@ -401,6 +459,146 @@ async fn certify_load_pay_unload() {
     wait_text("card-notice", "Unloaded 3.00").await;
     assert_eq!(account_balance(&http, &token).await.minor(), 9_800);
     app.destroy();
+}
+
+#[wasm_bindgen_test]
+async fn a_copied_purse_is_caught_and_its_owner_owes_the_bank() {
+    let Some(bank) = test_bank("a_copied_purse_is_caught_and_its_owner_owes_the_bank") else {
+        return;
+    };
+    // 10.00 in the account, all of it loaded onto the purse.
+    let http = logged_in_user(&bank, "clone", 1_000).await;
+    forget_purses(bank.url).await;
+    let app = render_card_page();
+    wait_text("card-balance", "not certified").await;
+    type_into("card-pin", "2468").await;
+    click("card-certify").await;
+    wait_text("card-notice", "certified").await;
+    type_into("card-load-amount", "10.00").await;
+    click("card-load").await;
+    wait_text("card-balance", "10.00").await;
+    wait_text("card-bank-personal", "At the bank: 10.00").await;
+    app.destroy();
+    sleep(50).await;
+
+    // A virtual purse is data its holder controls: a copy of it, taken now, can spend
+    // the same 10.00 again.
+    let copy = stored_purse(bank.url, "personal").await;
+    let app = render_card_page();
+    wait_text("card-balance", "10.00").await;
+    type_into("card-pin", "2468").await;
+    type_into("card-pay-amount", "10.00").await;
+    click("card-pay").await;
+    wait_text("card-balance", "0.00").await;
+    wait_text("card-terminal-balance", "10.00").await;
+    app.destroy();
+    sleep(50).await;
+    store_purse(bank.url, "personal", &copy).await;
+    let app = render_card_page();
+    wait_text("card-balance", "10.00").await;
+    type_into("card-pin", "2468").await;
+    type_into("card-pay-amount", "10.00").await;
+    click("card-pay").await;
+    wait_text("card-balance", "0.00").await;
+    wait_text("card-terminal-balance", "20.00").await;
+    // Offline, nobody can tell: the terminal holds both, unsettled.
+    wait_text("card-unsettled-terminal", "not yet settled: 20.00").await;
+    wait_text("card-spendable-terminal", "0.00").await;
+    assert!(
+        document()
+            .get_element_by_id("card-blocked-personal")
+            .is_none()
+    );
+    assert!(document().get_element_by_id("card-account-debt").is_none());
+
+    // The sync settles both for the terminal; the bank sees two VALUEs under one
+    // number, blocks the purse and books the 10.00 its account cannot cover as a debt.
+    click("card-sync").await;
+    let msg = wait_text(
+        "card-notice",
+        "Settled 2 payments received offline (20.00 EUR)",
+    )
+    .await;
+    assert!(
+        msg.contains("Your purse was not synced: the bank blocked it"),
+        "{msg}"
+    );
+    wait_gone("card-unsettled-terminal").await;
+    wait_text("card-bank-terminal", "At the bank: 20.00").await;
+    wait_text("card-bank-personal", "At the bank: 0.00").await;
+    let blocked = wait_text("card-blocked-personal", "Blocked by the bank: ").await;
+    assert!(blocked.len() > "Blocked by the bank: ".len(), "{blocked}");
+    assert!(
+        document()
+            .get_element_by_id("card-blocked-terminal")
+            .is_none()
+    );
+    wait_text(
+        "card-account-debt",
+        "Your account owes the bank 10.00 EUR: it cannot withdraw, pay out or load a card \
+         until this is paid",
+    )
+    .await;
+    let token = session::load().unwrap().token;
+    assert_eq!(account_balance(&http, &token).await.minor(), 0);
+
+    // Unloading the terminal brings 20.00 in, which pays the debt first; the blocked
+    // purse is left alone.
+    click("card-unload").await;
+    wait_text("card-notice", "Unloaded 20.00").await;
+    wait_text("card-terminal-balance", "0.00").await;
+    wait_gone("card-account-debt").await;
+    wait_for("card-blocked-personal").await;
+    assert_eq!(account_balance(&http, &token).await.minor(), 1_000);
+    app.destroy();
+    sleep(50).await;
+    forget_purses(bank.url).await;
+}
+
+/// The page's purse store (next to the wallet's database for `bank_url`).
+async fn purse_store(bank_url: &str) -> IdbStorage {
+    IdbStorage::open(&format!("{} cards", db_name_for(bank_url)))
+        .await
+        .unwrap()
+}
+
+/// Removes the page's stored purses: the next render starts from two blank ones.
+async fn forget_purses(bank_url: &str) {
+    let cards = purse_store(bank_url).await;
+    cards
+        .commit(vec![
+            Write::Delete(Store::Meta, "card:personal".into()),
+            Write::Delete(Store::Meta, "card:terminal".into()),
+        ])
+        .await
+        .unwrap();
+    cards.close();
+}
+
+/// The stored state of the page's purse in `slot`.
+async fn stored_purse(bank_url: &str, slot: &str) -> String {
+    let cards = purse_store(bank_url).await;
+    let json = cards
+        .get(Store::Meta, &format!("card:{slot}"))
+        .await
+        .unwrap()
+        .unwrap();
+    cards.close();
+    json
+}
+
+/// Puts `json` back as the state of the page's purse in `slot`.
+async fn store_purse(bank_url: &str, slot: &str, json: &str) {
+    let cards = purse_store(bank_url).await;
+    cards
+        .commit(vec![Write::Put(
+            Store::Meta,
+            format!("card:{slot}"),
+            json.to_owned(),
+        )])
+        .await
+        .unwrap();
+    cards.close();
 }
 
 /// Opens the page's purse store, runs a payment of `minor` from the personal purse to

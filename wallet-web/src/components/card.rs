@@ -14,12 +14,22 @@
 //! from the account. The bank's audit sees an ordinary deposit and an ordinary load.
 //!
 //! Every card command is answered only after the card's new state is stored (the
-//! reader's persister). An unload proof is stored before it is sent to the bank and
-//! removed once the bank answered, so a proof lost on the way is sent again when the
-//! page opens.
+//! reader's persister). An unload settles the purse's credits first and asks the card
+//! to UNLOAD only a balance that is all spendable. An unload proof is stored before it
+//! is sent to the bank and removed once the bank answered, so a proof lost on the way
+//! is sent again when the page opens.
 //!
-//! "Sync with bank" settles the purses with the issuer: each purse's exception log
-//! (GET EXCEPTION) goes to the bank and the clearance it answers is applied (CLEAR
+//! Value a purse takes offline (the terminal, paid by the holder's purse) stays on it
+//! as an unsettled credit until the bank has counted it, and is not spendable until
+//! then: the page shows it apart ("received offline, not yet settled") with what the
+//! purse can spend now. Logged in, it also shows each certified purse as the bank's
+//! ledger sees it (`GET /v1/cards/{id}`: "At the bank", a block, the account's debt);
+//! that answer is extra, and the purses are shown without it when it does not come.
+//!
+//! "Sync with bank" settles the purses with the issuer: each purse's credits taken
+//! offline (GET CREDIT) go to the bank and its clearance is applied (CLEAR CREDITS:
+//! settled ones become spendable, refused ones leave the card), each purse's exception
+//! log (GET EXCEPTION) goes to the bank and the clearance it answers is applied (CLEAR
 //! EXCEPTIONS) — both purses first, so a transfer lost between them is proven — then
 //! each purse loads what the bank holds for it from its next load number: a load whose
 //! answer never arrived, and recovery loads of value lost in flight. A load fetches
@@ -41,8 +51,9 @@
 use std::rc::Rc;
 
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, UnloadRequest, UnlockStatus,
+    CardInfo, CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
+    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, RefusedCredit, TransfersRequest,
+    TransfersResponse, UnloadRequest, UnlockStatus,
 };
 use ecash_card::client::{CardBank, PurseClient, UnlockOutcome, transfer};
 use ecash_card::exception::ExceptionRecord;
@@ -50,11 +61,12 @@ use ecash_card::host::cmd;
 use ecash_card::load::LoadAuth;
 use ecash_card::log::LogEntry;
 use ecash_card::risk::LockReason;
+use ecash_card::settle::{CREDIT_LOG_CAPACITY, Credit};
 use ecash_card::transport::virtual_reader::{Persister, VirtualReader};
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
 use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
 use ecash_card::{CardTransport, ReaderInfo};
-use ecash_shared::{Amount, ErrorCode, ErrorResponse};
+use ecash_shared::{Amount, Currency, ErrorCode, ErrorResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen_futures::spawn_local;
@@ -63,6 +75,7 @@ use zeroize::Zeroizing;
 
 use super::field::Field;
 use crate::app::db_name_for;
+use crate::core::WalletError;
 use crate::core::storage::{Storage, Store, Write};
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
@@ -126,13 +139,41 @@ impl Env {
 /// What the page shows of the purses.
 #[derive(Clone, Default, PartialEq)]
 struct View {
-    personal: Option<Amount>,
+    /// The holder's purse (`None`: not certified, or no device connected).
+    personal: Option<PurseView>,
     /// Whether the holder's purse is reachable (a device connected).
     connected: bool,
-    terminal: Option<Amount>,
+    /// The shop terminal (`None`: not certified).
+    terminal: Option<PurseView>,
     /// The purses their risk rules locked.
     locked: Vec<Locked>,
     log: Vec<String>,
+}
+
+/// A certified purse as the page shows it.
+#[derive(Clone, PartialEq)]
+struct PurseView {
+    /// Its balance (GET STATUS), unsettled credits included.
+    balance: Amount,
+    /// Value it took offline that the bank has not settled yet: part of the balance,
+    /// not spendable until a sync settles it.
+    unsettled: Amount,
+    /// The card as the bank's ledger sees it (`GET /v1/cards/{id}`): `None` when the
+    /// bank was not asked (logged out), the reason when the answer did not come.
+    bank: Option<Result<CardInfo, String>>,
+}
+
+impl PurseView {
+    /// What the purse can pay out or unload now.
+    fn spendable(&self) -> Amount {
+        spendable(self.balance, self.unsettled)
+    }
+}
+
+/// `balance − unsettled`: what a purse pays out or unloads (its unsettled credits are
+/// part of its balance, so this never goes below zero on a genuine card).
+fn spendable(balance: Amount, unsettled: Amount) -> Amount {
+    balance.checked_sub(unsettled).unwrap_or(Amount::ZERO)
 }
 
 /// A locked purse.
@@ -254,9 +295,21 @@ enum CallError {
 impl std::fmt::Display for CallError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CallError::Refused(e) => write!(f, "The bank refused: {} ({})", e.detail, e.code),
+            CallError::Refused(e) => f.write_str(&refusal_text(e)),
             CallError::Failed(msg) => f.write_str(msg),
         }
+    }
+}
+
+/// The bank's refusal in words: the wallet's plain language for what the holder must
+/// act on (a card caught over-spending, an account in debt), the bank's detail and
+/// code otherwise.
+fn refusal_text(e: &ErrorResponse) -> String {
+    match e.code {
+        ErrorCode::CardOverspent | ErrorCode::AccountInDebt => {
+            WalletError::Bank(e.clone()).to_string()
+        }
+        _ => format!("The bank refused: {} ({})", e.detail, e.code),
     }
 }
 
@@ -330,6 +383,21 @@ impl CardBank for PageBank<'_> {
             Some(self.token),
             &format!("/v1/cards/{card_id}/exceptions"),
             Some(&ExceptionsRequest { records }),
+        )
+        .await
+        .map_err(ecash_card::Error::Bank)
+    }
+
+    async fn settle_transfers(
+        &self,
+        card_id: CardId,
+        credits: Vec<Credit>,
+    ) -> Result<TransfersResponse, ecash_card::Error> {
+        call(
+            self.env,
+            Some(self.token),
+            &format!("/v1/cards/{card_id}/transfers"),
+            Some(&TransfersRequest { credits }),
         )
         .await
         .map_err(ecash_card::Error::Bank)
@@ -415,7 +483,7 @@ async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<
             continue;
         }
         let mut purse = connect(env, slot).await?;
-        let balance = if let Some(card_id) = purse.cert().map(|c| c.card_id) {
+        let shown = if let Some(card_id) = purse.cert().map(|c| c.card_id) {
             let status = purse.status().await.map_err(card_err("status"))?;
             if let Some(reason) = status.lock {
                 let unlock = match token {
@@ -432,13 +500,23 @@ async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<
                     unlock,
                 });
             }
-            Some(status.balance)
+            // The bank's view is extra: the purse is shown without it when it fails.
+            let bank = match token {
+                Some(token) => Some(card_info(env, token, card_id).await),
+                None => None,
+            };
+            Some(PurseView {
+                balance: status.balance,
+                unsettled: status.unsettled,
+                bank,
+            })
         } else {
             None
         };
         if slot == PERSONAL {
-            view.personal = balance;
-            if let (Some(pin), Some(_)) = (pin, balance) {
+            let certified = shown.is_some();
+            view.personal = shown;
+            if let (Some(pin), true) = (pin, certified) {
                 purse.verify_pin(pin).await.map_err(card_err("PIN"))?;
                 view.log = purse
                     .log()
@@ -449,11 +527,16 @@ async fn read_view(env: &Env, pin: Option<&Pin>, token: Option<&str>) -> Result<
                     .collect();
             }
         } else {
-            view.terminal = balance;
+            view.terminal = shown;
         }
         let _ = purse.disconnect().await;
     }
     Ok(view)
+}
+
+/// `GET /v1/cards/{id}`: the card as the bank's ledger sees it.
+async fn card_info(env: &Env, token: &str, card_id: CardId) -> Result<CardInfo, String> {
+    call::<(), _>(env, Some(token), &format!("/v1/cards/{card_id}"), None).await
 }
 
 /// INITIALIZE blank purses with the bank's issuer key, certify them, PERSONALIZE.
@@ -591,31 +674,127 @@ async fn load(
     })
 }
 
-/// Settles both purses with the bank (see the module docs); the message to show.
+/// What settling the purses' credits did (see [`settle_credits`]).
+#[derive(Default)]
+struct Settled {
+    /// Credits the bank settled: now spendable.
+    count: usize,
+    /// Their total.
+    amount: Amount,
+    /// Credits the bank refused for good (the card dropped them with their value).
+    refused: Vec<RefusedCredit>,
+    /// The purses' currency.
+    currency: Option<Currency>,
+}
+
+impl Settled {
+    /// The sentences to show; empty when there was nothing to settle.
+    fn describe(&self) -> String {
+        let currency = self
+            .currency
+            .as_ref()
+            .map(|c| format!(" {c}"))
+            .unwrap_or_default();
+        let payments = |n: usize| if n == 1 { "payment" } else { "payments" };
+        let mut out = String::new();
+        if self.count > 0 {
+            out += &format!(
+                " Settled {} {} received offline ({}{currency}); now spendable.",
+                self.count,
+                payments(self.count),
+                self.amount
+            );
+        }
+        for r in &self.refused {
+            out += &format!(
+                " The bank refused 1 payment of {}{currency}: {}; the card dropped it.",
+                r.amount,
+                r.reason.trim_end_matches('.')
+            );
+        }
+        out
+    }
+}
+
+/// Presents the purse's credits taken offline to the bank and applies its clearance
+/// ([`PurseClient::settle_credits`]): settled ones become spendable, refused ones
+/// leave the card. Adds what happened to `into`.
+async fn settle_credits(
+    purse: &mut Purse,
+    bank: &PageBank<'_>,
+    into: &mut Settled,
+) -> Result<(), String> {
+    let Some(cert) = purse.cert().cloned() else {
+        return Ok(());
+    };
+    // The credits as sent, for their amounts (the bank answers sequence numbers).
+    let credits = purse
+        .credits()
+        .await
+        .map_err(card_err("payments received"))?;
+    if credits.is_empty() {
+        return Ok(());
+    }
+    let Some(answer) = purse
+        .settle_credits(bank)
+        .await
+        .map_err(card_err("settling payments received"))?
+    else {
+        return Ok(());
+    };
+    into.currency = Some(cert.profile.currency);
+    for c in &credits {
+        let t = c.terms();
+        if answer.settled.contains(&t.payee_seq) {
+            into.count += 1;
+            into.amount = into
+                .amount
+                .checked_add(t.amount)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    into.refused.extend(answer.refused);
+    Ok(())
+}
+
+/// Settles both purses with the bank (see the module docs); the message to show. A
+/// purse the bank blocked (a copy of it caught over-spending, perhaps by this very
+/// sync) takes no further part: the bank refuses its settling and loads, and the
+/// message says so.
 async fn sync(env: &Env, token: &str) -> Result<String, String> {
     let bank = PageBank { env, token };
     let mut cleared = 0;
+    let mut settled = Settled::default();
     let mut unlocked = String::new();
+    let mut blocked = String::new();
     let mut open = Vec::new();
     for slot in [PERSONAL, TERMINAL] {
         let mut purse = connect(env, slot).await?;
-        if purse.cert().is_some() {
-            match purse
-                .apply_unlock(&bank)
-                .await
-                .map_err(card_err("unlock"))?
-            {
-                UnlockOutcome::NotLocked => open.push(slot),
-                UnlockOutcome::Unlocked { .. } => {
+        if let Some(card_id) = purse.cert().map(|c| c.card_id) {
+            let steps = async {
+                let outcome = purse
+                    .apply_unlock(&bank)
+                    .await
+                    .map_err(card_err("unlock"))?;
+                settle_credits(&mut purse, &bank, &mut settled).await?;
+                cleared += purse
+                    .settle_exceptions(&bank)
+                    .await
+                    .map_err(card_err("exception log"))?;
+                Ok::<_, String>(outcome)
+            };
+            match steps.await {
+                Ok(UnlockOutcome::NotLocked) => open.push(slot),
+                Ok(UnlockOutcome::Unlocked { .. }) => {
                     unlocked += &format!("{} is unlocked. ", slot_name(slot));
                     open.push(slot);
                 }
-                _ => {}
+                Ok(_) => {}
+                Err(msg) => match blocked_by_bank(env, token, card_id).await {
+                    Some(reason) => blocked += &not_synced(slot, &reason),
+                    None => return Err(msg),
+                },
             }
-            cleared += purse
-                .settle_exceptions(&bank)
-                .await
-                .map_err(card_err("exception log"))?;
         }
         let _ = purse.disconnect().await;
     }
@@ -623,18 +802,41 @@ async fn sync(env: &Env, token: &str) -> Result<String, String> {
     // A locked purse takes no load: what the bank holds for it waits for the unlock.
     for slot in open {
         let mut purse = connect(env, slot).await?;
-        if purse.cert().is_some() {
-            for r in purse.fetch_loads(&bank).await.map_err(card_err("loads"))? {
-                loaded = loaded
-                    .checked_add(r.body.amount)
-                    .map_err(|e| e.to_string())?;
+        if let Some(card_id) = purse.cert().map(|c| c.card_id) {
+            match purse.fetch_loads(&bank).await {
+                Ok(receipts) => {
+                    for r in receipts {
+                        loaded = loaded
+                            .checked_add(r.body.amount)
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                // Blocked by the settling of the other purse's credits above.
+                Err(e) => match blocked_by_bank(env, token, card_id).await {
+                    Some(reason) => blocked += &not_synced(slot, &reason),
+                    None => return Err(card_err("loads")(e)),
+                },
             }
         }
         let _ = purse.disconnect().await;
     }
     Ok(format!(
-        "{unlocked}Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses."
+        "{unlocked}Synced with the bank: {cleared} exception record(s) cleared, {loaded} loaded onto the purses.{}{blocked}",
+        settled.describe()
     ))
+}
+
+/// Why the bank blocked the card, if it says it did (no answer: not known to be).
+async fn blocked_by_bank(env: &Env, token: &str, card_id: CardId) -> Option<String> {
+    card_info(env, token, card_id).await.ok()?.blocked
+}
+
+/// The sync message's sentence for a purse the bank blocked.
+fn not_synced(slot: &str, reason: &str) -> String {
+    format!(
+        " {} was not synced: the bank blocked it ({reason}).",
+        slot_name(slot)
+    )
 }
 
 /// Asks the bank to unlock the purse in `slot`; the message to show.
@@ -663,6 +865,27 @@ async fn request_unlock(
 async fn pay(env: &Env, pin: &Pin, amount: Amount) -> Result<(), String> {
     let mut payer = connect(env, PERSONAL).await?;
     let mut payee = connect(env, TERMINAL).await?;
+    // What the cards would refuse for want of a sync, said before they are asked.
+    if payer.cert().is_some() && payee.cert().is_some() {
+        let from = payer.status().await.map_err(card_err("status"))?;
+        let available = spendable(from.balance, from.unsettled);
+        if !from.unsettled.is_zero() && amount > available {
+            return Err(format!(
+                "Your purse can pay at most {available} now: {} of its {} was received \
+                 offline and is not settled by the bank yet. Press 'Sync with bank' to make \
+                 it spendable.",
+                from.unsettled, from.balance
+            ));
+        }
+        let to = payee.status().await.map_err(card_err("status"))?;
+        if usize::from(to.credits) >= CREDIT_LOG_CAPACITY {
+            return Err(format!(
+                "The shop terminal holds {} payments not yet settled by the bank, as many as \
+                 it can keep: press 'Sync with bank' before it takes another.",
+                to.credits
+            ));
+        }
+    }
     payer.verify_pin(pin).await.map_err(card_err("PIN"))?;
     transfer(&mut payer, &mut payee, amount, Purpose::Payment, today())
         .await
@@ -697,40 +920,100 @@ async fn send_proof(env: &Env, token: &str, slot: &str) -> Result<Option<Amount>
     Ok(Some(amount))
 }
 
-/// UNLOADs the whole balance of both purses to the logged-in account.
-async fn unload(env: &Env, token: &str, username: &str, pin: &Pin) -> Result<Amount, String> {
+/// UNLOADs the whole balance of both purses to the logged-in account, after settling
+/// their credits taken offline (a purse unloads only what the bank has settled); the
+/// message to show. An error after one purse was unloaded says how much was.
+async fn unload(env: &Env, token: &str, username: &str, pin: &Pin) -> Result<String, String> {
+    let bank = PageBank { env, token };
+    let mut settled = Settled::default();
+    let mut skipped = String::new();
     let mut total = Amount::ZERO;
     for slot in [PERSONAL, TERMINAL] {
-        // A proof from an earlier, interrupted unload goes first.
-        if let Some(a) = send_proof(env, token, slot).await? {
-            total = total.checked_add(a).map_err(|e| e.to_string())?;
-        }
-        let mut purse = connect(env, slot).await?;
-        if purse.cert().is_none() {
-            continue;
-        }
-        let (balance, _) = purse.balance().await.map_err(card_err("balance"))?;
-        if balance.is_zero() {
-            continue;
-        }
-        purse.verify_pin(pin).await.map_err(card_err("PIN"))?;
-        let proof = purse
-            .unload(&UnloadOrder {
-                amount: balance,
-                destination: destination_for_account(username),
-                day: today(),
-            })
+        let unloaded = unload_purse(env, &bank, username, pin, slot, &mut settled, &mut skipped)
             .await
-            .map_err(card_err("unload"))?;
-        let _ = purse.disconnect().await;
-        let json = serde_json::to_string(&proof).map_err(|e| e.to_string())?;
-        env.store
-            .commit(vec![Write::Put(Store::Meta, proof_key(slot), json)])
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(a) = send_proof(env, token, slot).await? {
-            total = total.checked_add(a).map_err(|e| e.to_string())?;
-        }
+            .map_err(|msg| {
+                let done = if total.is_zero() {
+                    String::new()
+                } else {
+                    format!(" {total} was unloaded before that.")
+                };
+                format!("{msg}{done}{}{skipped}", settled.describe())
+            })?;
+        total = total.checked_add(unloaded).map_err(|e| e.to_string())?;
+    }
+    Ok(format!(
+        "Unloaded {total} back to your bank account.{}{skipped}",
+        settled.describe()
+    ))
+}
+
+/// UNLOADs the whole balance of the purse in `slot` (its credits settled first);
+/// answers what the bank credited, a proof left from an earlier unload included. A
+/// purse the bank blocked is left as it is (the bank would credit nothing), said in
+/// `skipped`.
+async fn unload_purse(
+    env: &Env,
+    bank: &PageBank<'_>,
+    username: &str,
+    pin: &Pin,
+    slot: &str,
+    settled: &mut Settled,
+    skipped: &mut String,
+) -> Result<Amount, String> {
+    let mut total = Amount::ZERO;
+    // A proof from an earlier, interrupted unload goes first.
+    if let Some(a) = send_proof(env, bank.token, slot).await? {
+        total = a;
+    }
+    let mut purse = connect(env, slot).await?;
+    let Some(card_id) = purse.cert().map(|c| c.card_id) else {
+        return Ok(total);
+    };
+    let before = purse.status().await.map_err(card_err("status"))?;
+    if before.balance.is_zero() {
+        return Ok(total);
+    }
+    if let Some(reason) = blocked_by_bank(env, bank.token, card_id).await {
+        *skipped += &format!(
+            " {} was not unloaded: the bank blocked it ({reason}).",
+            slot_name(slot)
+        );
+        return Ok(total);
+    }
+    settle_credits(&mut purse, bank, settled).await?;
+    let status = purse.status().await.map_err(card_err("status"))?;
+    let balance = status.balance;
+    if balance.is_zero() {
+        return Ok(total);
+    }
+    // The card would refuse to unload value it has not had settled: said plainly,
+    // and the card is not asked.
+    if balance > spendable(balance, status.unsettled) {
+        return Err(format!(
+            "{} holds {balance}, but {} of it was received offline and the bank has not \
+             settled it yet, so it cannot be unloaded: nothing was taken from it. Press \
+             'Sync with bank', then unload again.",
+            slot_name(slot),
+            status.unsettled,
+        ));
+    }
+    purse.verify_pin(pin).await.map_err(card_err("PIN"))?;
+    let proof = purse
+        .unload(&UnloadOrder {
+            amount: balance,
+            destination: destination_for_account(username),
+            day: today(),
+        })
+        .await
+        .map_err(card_err("unload"))?;
+    let _ = purse.disconnect().await;
+    let json = serde_json::to_string(&proof).map_err(|e| e.to_string())?;
+    env.store
+        .commit(vec![Write::Put(Store::Meta, proof_key(slot), json)])
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(a) = send_proof(env, bank.token, slot).await? {
+        total = total.checked_add(a).map_err(|e| e.to_string())?;
     }
     Ok(total)
 }
@@ -977,8 +1260,7 @@ pub fn Card() -> Html {
             run(Rc::new(move |e, s, pin| {
                 Box::pin(async move {
                     let (token, username) = need_login(s)?;
-                    let total = unload(&e, &token, &username, &pin).await?;
-                    Ok(format!("Unloaded {total} back to your bank account."))
+                    unload(&e, &token, &username, &pin).await
                 })
             }))
         })
@@ -1139,15 +1421,57 @@ pub fn Card() -> Html {
 
     // Also while the purses of a previous bank URL are shown.
     let disabled = *busy || (*env).as_ref().is_none_or(|e| e.bank_url != ctx.bank_url);
-    let money = |a: Option<Amount>| match a {
-        Some(a) => ctx.money(a),
+    let money = |p: &Option<PurseView>| match p {
+        Some(p) => ctx.money(p.balance),
         None => "not certified".to_owned(),
     };
     let personal_money = if view.connected {
-        money(view.personal)
+        money(&view.personal)
     } else {
         "no reader connected".to_owned()
     };
+    // Unsettled credits and the bank's view of a certified purse.
+    let purse_details = |slot: &'static str, p: &Option<PurseView>| -> Html {
+        let Some(p) = p else { return Html::default() };
+        let unsettled = (!p.unsettled.is_zero()).then(|| {
+            html! {
+                <p id={format!("card-unsettled-{slot}")}>
+                    { "Received offline, not yet settled: " }<strong>{ ctx.money(p.unsettled) }</strong>
+                    { " (sync to spend it). Spendable now: " }
+                    <strong id={format!("card-spendable-{slot}")}>{ ctx.money(p.spendable()) }</strong>
+                </p>
+            }
+        });
+        let bank = match &p.bank {
+            None => Html::default(),
+            Some(Ok(info)) => html! {
+                <>
+                    <p id={format!("card-bank-{slot}")} class="muted">
+                        { format!("At the bank: {}", ctx.money(info.bank_balance)) }
+                    </p>
+                    if let Some(reason) = &info.blocked {
+                        <div id={format!("card-blocked-{slot}")} class="notice error" role="alert">
+                            <p>{ format!("Blocked by the bank: {reason}") }</p>
+                        </div>
+                    }
+                </>
+            },
+            Some(Err(msg)) => html! {
+                <p id={format!("card-bank-{slot}")} class="muted">
+                    { format!("At the bank: not known right now ({msg}).") }
+                </p>
+            },
+        };
+        html! { <>{ for unsettled }{ bank }</> }
+    };
+    // One account owns both purses: its debt, as the bank last said it.
+    let debt = [&view.personal, &view.terminal]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.bank.as_ref()?.as_ref().ok())
+        .map(|info| info.account_debt)
+        .max()
+        .filter(|d| !d.is_zero());
     html! {
         <section id="card-page" class="card narrow" aria-labelledby="card-title">
             <h1 id="card-title">{ "Card" }</h1>
@@ -1199,7 +1523,14 @@ pub fn Card() -> Html {
                 }
             </fieldset>
             <p>{ "Your purse: " }<strong id="card-balance">{ personal_money }</strong></p>
-            <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(view.terminal) }</strong></p>
+            { purse_details(PERSONAL, &view.personal) }
+            <p>{ "Shop terminal: " }<strong id="card-terminal-balance">{ money(&view.terminal) }</strong></p>
+            { purse_details(TERMINAL, &view.terminal) }
+            if let Some(debt) = debt {
+                <div id="card-account-debt" class="notice error" role="alert">
+                    <p>{ format!("Your account owes the bank {}: it cannot withdraw, pay out or load a card until this is paid (money coming into the account pays it first).", ctx.money(debt)) }</p>
+                </div>
+            }
             { for view.locked.iter().map(|l| html! {
                 <div id={format!("card-locked-{}", l.slot)} class="notice warning" role="status"
                     data-card-id={l.card_id.to_string()}>

@@ -52,6 +52,15 @@ fn bank_message(e: &ErrorResponse) -> String {
         ErrorCode::Unauthorized => "Your session has expired: please log in again.",
         ErrorCode::OrderExpired => "This order has expired: ask the shop for a new one.",
         ErrorCode::OrderAlreadyPaid => "This order has already been paid.",
+        ErrorCode::CardOverspent => {
+            "The bank blocked this card: it gave out more than the bank holds for it, which a \
+             genuine card never does. Nothing was paid out."
+        }
+        ErrorCode::AccountInDebt => {
+            "Your account owes the bank (a card of yours gave out more than the bank held for \
+             it): it cannot withdraw, pay out or load a card until this is paid. Money coming \
+             into the account pays it first."
+        }
         other => other.description(),
     };
     if e.detail.is_empty() {
