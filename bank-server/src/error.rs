@@ -149,3 +149,45 @@ where
         Err(e) => Err(E::from(BlockingFailed::from(e))),
     }
 }
+
+/// The wire code of each storage outcome: the storage layer knows no wire codes.
+impl ApiError for crate::storage::StorageError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            crate::storage::StorageError::UsernameTaken => ErrorCode::UsernameTaken,
+            crate::storage::StorageError::UnknownAccount => ErrorCode::NotFound,
+            crate::storage::StorageError::InsufficientFunds => ErrorCode::InsufficientFunds,
+            crate::storage::StorageError::AmountOverflow => ErrorCode::AmountOverflow,
+            crate::storage::StorageError::IdempotencyConflict => ErrorCode::IdempotencyConflict,
+            crate::storage::StorageError::CoinAlreadySpent(_) => ErrorCode::CoinAlreadySpent,
+            crate::storage::StorageError::OrderNotFound => ErrorCode::OrderNotFound,
+            crate::storage::StorageError::OrderExpired => ErrorCode::OrderExpired,
+            crate::storage::StorageError::OrderAlreadyPaid => ErrorCode::OrderAlreadyPaid,
+            crate::storage::StorageError::WrongAmount { .. } => ErrorCode::WrongAmount,
+            crate::storage::StorageError::NotYourOrder => ErrorCode::Forbidden,
+            crate::storage::StorageError::RefundTooLarge { .. } => ErrorCode::RefundTooLarge,
+            crate::storage::StorageError::NoRefund => ErrorCode::NoRefund,
+            crate::storage::StorageError::RefundAlreadyClaimed => ErrorCode::RefundAlreadyClaimed,
+            crate::storage::StorageError::RefundValueMismatch { .. } => ErrorCode::ValueMismatch,
+            crate::storage::StorageError::UnknownCard => ErrorCode::NotFound,
+            crate::storage::StorageError::CardIdTaken => ErrorCode::Internal,
+            crate::storage::StorageError::CardKeyTaken => ErrorCode::Forbidden,
+            crate::storage::StorageError::CardModeConflict
+            | crate::storage::StorageError::CardLoadConflict { .. }
+            | crate::storage::StorageError::CardLoadIsRecovery(_)
+            | crate::storage::StorageError::CardCloned(_)
+            | crate::storage::StorageError::CardClonedException(_) => {
+                ErrorCode::IdempotencyConflict
+            }
+            crate::storage::StorageError::CardBlocked(_) => ErrorCode::Forbidden,
+            crate::storage::StorageError::CardLoadSeq { .. } => ErrorCode::BadRequest,
+            crate::storage::StorageError::NoPendingUnlockRequest => ErrorCode::NoUnlockRequest,
+            crate::storage::StorageError::AccountInDebt(_) => ErrorCode::AccountInDebt,
+            crate::storage::StorageError::TooManyCards
+            | crate::storage::StorageError::TooManyExceptions => ErrorCode::Forbidden,
+            crate::storage::StorageError::CardBankCap { .. } => ErrorCode::InvalidAmount,
+            crate::storage::StorageError::CardOverspent(_) => ErrorCode::CardOverspent,
+            crate::storage::StorageError::Backend(_) => ErrorCode::Internal,
+        }
+    }
+}

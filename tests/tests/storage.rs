@@ -32,7 +32,7 @@ fn reopening_a_file_keeps_everything_and_migrations_run_once() {
     let path = dir.path().join("bank.sqlite");
     {
         let s = SqliteStorage::open(&path, 1).unwrap();
-        use bank_server::storage::Storage;
+        use bank_server::storage::prelude::*;
         s.create_account(&bank_server::storage::NewAccount {
             username: "alice".into(),
             password_hash: "h".into(),
@@ -43,6 +43,6 @@ fn reopening_a_file_keeps_everything_and_migrations_run_once() {
         .unwrap();
     }
     let s = SqliteStorage::open(&path, 1).unwrap();
-    use bank_server::storage::Storage;
+    use bank_server::storage::prelude::*;
     assert!(s.account_by_username("alice").unwrap().is_some());
 }
