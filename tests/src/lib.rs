@@ -6,6 +6,7 @@
 //! - [`cards`] — virtual purse cards issued, loaded and unloaded at a test bank, and its card endpoints.
 //! - [`wallet_transport`] — the cyberwallet's own logic (`wallet_web::core`) over `reqwest`.
 //! - [`storage_suite`] — the `Storage` trait's test suite, for every backend.
+//! - [`storage_suite_cards`] — its card cases (the bank's ledger per card).
 //!
 //! The tests themselves are in `tests/`.
 
@@ -13,4 +14,5 @@ pub mod cards;
 pub mod client;
 pub mod server;
 pub mod storage_suite;
+pub mod storage_suite_cards;
 pub mod wallet_transport;

@@ -40,6 +40,30 @@ macro_rules! storage_test_suite {
                 ($make)()
             }
             #[test]
+            fn cards_load_and_unload_within_the_bank_side_balance() {
+                $crate::storage_suite_cards::cards_load_and_unload_within_the_bank_side_balance(
+                    &*make().storage,
+                );
+            }
+            #[test]
+            fn cards_settle_once_and_book_over_spenders() {
+                $crate::storage_suite_cards::cards_settle_once_and_book_over_spenders(
+                    &*make().storage,
+                );
+            }
+            #[test]
+            fn cards_recovery_is_bounded_by_the_bank_side_balance() {
+                $crate::storage_suite_cards::cards_recovery_is_bounded_by_the_bank_side_balance(
+                    &*make().storage,
+                );
+            }
+            #[test]
+            fn cards_concurrent_settlements_count_once() {
+                $crate::storage_suite_cards::cards_concurrent_settlements_count_once(
+                    make().storage,
+                );
+            }
+            #[test]
             fn keysets() {
                 suite::keysets(&*make().storage);
             }
