@@ -135,6 +135,19 @@ fn certificate() {
     assert_eq!(signing_input("cert", &body), hex_of(&m["signing_input"]));
     assert_eq!(cert.sig, Signature(arr(&m["signature"])));
     cert.verify(&issuer.public()).unwrap();
+    // In JSON (POST /v1/cards) the certificate is an object with hex byte strings.
+    let json = serde_json::to_value(&cert).unwrap();
+    assert_eq!(json["card_id"], f["card_id"]);
+    assert_eq!(json["card_pub"], f["card_pub"]);
+    assert_eq!(json["sig"], m["signature"]);
+    assert_eq!(json["profile"]["mode"], "personal");
+    assert_eq!(json["profile"]["currency"], "EUR");
+    assert_eq!(json["profile"]["balance_cap"], f["balance_cap"]);
+    assert_eq!(
+        json["profile"]["per_transfer_limit"],
+        f["per_transfer_limit"]
+    );
+    assert_eq!(json["profile"]["daily_limit"], f["daily_limit"]);
 }
 
 #[test]
