@@ -159,7 +159,7 @@ def rsa_key():
         k = json.load(open(path))["rsa_key"]
         p, q, e = (int(k[x], 16) for x in ("p", "q", "e"))
         n = p * q
-        d = pow(e, -1, (p - 1) * (q - 1))
+        d = int(k["d"], 16)  # as stored (the generator's d is mod lcm(p-1, q-1))
         return rsa.RSAPrivateNumbers(
             p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
             rsa.RSAPublicNumbers(e, n),
