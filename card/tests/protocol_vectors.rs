@@ -1,7 +1,7 @@
 //! The card messages of `docs/protocol.md`, checked against stored vectors.
 //!
 //! `vectors/card.json` was written once by `shared/tests/vectors/protocol/make_vectors.py`,
-//! an independent Python implementation of the layouts made from the document. Each
+//! a second implementation of the layouts (Python, following `docs/protocol.md`). Each
 //! message is rebuilt here from its fields; its body, signing input, signature (fixed
 //! seed keys, ed25519 is deterministic) and signed bytes must equal the stored ones.
 #![cfg(not(target_arch = "wasm32"))]

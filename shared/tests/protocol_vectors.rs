@@ -1,8 +1,8 @@
 //! The byte layouts of `docs/protocol.md`, checked against stored vectors.
 //!
 //! The JSON files in `tests/vectors/protocol/` were written once by
-//! `make_vectors.py` there, an independent Python implementation of the layouts
-//! made from the document; these tests compare the Rust code's bytes, hashes and
+//! `make_vectors.py` there, a second implementation of the layouts (Python, following
+//! `docs/protocol.md`, sharing no code with this crate); these tests compare the Rust code's bytes, hashes and
 //! signatures with the stored values, so a change in a layout fails here.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the protocol test vectors of docs/protocol.md, from the document alone.
+"""Writes the protocol test vectors of docs/protocol.md.
 
-This is an independent implementation of the byte layouts (Python standard library
-plus the `cryptography` package for ed25519 and RSA key encoding), written from
-docs/protocol.md without the Rust code. It was run once to make the JSON files in
+A second implementation of the byte layouts (Python standard library plus the
+`cryptography` package for ed25519 and RSA key encoding) that follows
+docs/protocol.md step by step and shares no code with the Rust implementation. It was run once to make the JSON files in
 this directory and `card/tests/vectors/card.json`; the Rust tests
 (`shared/tests/protocol_vectors.rs`, `card/tests/protocol_vectors.rs`) compare the
 code's output against those stored files, so a change in a layout fails them.
