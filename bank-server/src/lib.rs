@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `bank-server`: the bank (issuer) of the e-cash system — accounts, blind-signed
 //! coins, the spent set, wire in and out, and the audit that proves the books.
 //!

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `card-bridge`: lets the wallet page reach PC/SC smart-card readers that a browser
 //! cannot open itself (Chrome blocks the CCID class for WebUSB), over a WebSocket bound
 //! to 127.0.0.1 — plus a virtual purse that plugs into vpcd as a card.

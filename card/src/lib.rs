@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `ecash-card`: an electronic purse on a smart card — Mondex-style offline value transfer
 //! between cards, with the card as CAFE's observer — plus the APDU layer, reader
 //! transports and a virtual card. Native and `wasm32-unknown-unknown`.

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `ecash-shared`: the protocol and cryptography every part of the system speaks.
 //!
 //! Builds for native targets and for `wasm32-unknown-unknown`; depends on no

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `ecash-tests`: end-to-end tests of the bank over loopback HTTP with a real
 //! SQLite database. The library holds what the test binaries share:
 //!

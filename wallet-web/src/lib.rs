@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `wallet-web`: the cyberwallet.
 //!
 //! The wallet's logic lives in [`core`] and runs natively (tested against a real
