@@ -3,7 +3,7 @@
 //!
 //! Every signed message is `"ecash/v1/card/" || len(tag) || tag || body`, where `tag`
 //! names the message type (`cert`, `request`, `value`, `ack`, `load`, `load-receipt`,
-//! `unload`, `unlock`, `exception`, `clear`) and `body` its fixed-layout encoding, so a
+//! `unload`, `unlock`, `exception`, `clear`, `lock-report`, `settle`) and `body` its fixed-layout encoding, so a
 //! signature for one message type never verifies as another.
 
 use core::fmt;

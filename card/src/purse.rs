@@ -12,7 +12,7 @@
 //! | RESET RETRY COUNTER | `00 2C 00 81` | PUK (8) \|\| new PIN (8) → – |
 //! | INITIALIZE | `80 10 00 00` | issuer public key (32) → card public key (32) |
 //! | PERSONALIZE | `80 12 00 00` | certificate (133) \|\| PIN (8) \|\| PUK (8) → – |
-//! | GET STATUS | `80 50 00 00` | – → [`PurseStatus`] (45) |
+//! | GET STATUS | `80 50 00 00` | – → [`PurseStatus`] (54) |
 //! | LOAD | `80 52 00 00` | [`LoadAuth`] (92) → [`LoadReceipt`] (95) |
 //! | UNLOAD | `80 54 00 00` | [`UnloadOrder`] (44) → [`UnloadProof`] (119) |
 //! | UNLOCK | `80 56 00 00` | [`UnlockAuth`] (80) → – |
@@ -327,7 +327,7 @@ pub struct Session {
     pub pin_verified: bool,
 }
 
-/// GET STATUS response (45 bytes).
+/// GET STATUS response (54 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurseStatus {
     /// 0 blank, 1 initialized, 2 active.

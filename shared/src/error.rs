@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident = $status:literal, $text:literal; )*) => {
         /// An error code. Each has one HTTP status and one meaning; the list in
-        /// the README is generated from [`ErrorCode::ALL`].
+        /// `docs/protocol.md` is checked against [`ErrorCode::ALL`].
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         #[non_exhaustive]
