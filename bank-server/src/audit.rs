@@ -249,6 +249,13 @@ struct Collector {
     recovered: HashSet<([u8; 8], u32)>,
     /// Each card's stored bank-side balance.
     card_balances: HashMap<[u8; 8], Amount>,
+    /// Each card's owner.
+    card_owners: HashMap<[u8; 8], AccountId>,
+    /// Per account: debt booked by its evidence rows − `debt_repayment` debits.
+    debt_flows: HashMap<AccountId, i128>,
+    /// Per account: shortfall taken from its balance by its evidence rows −
+    /// `card_shortfall` debits.
+    shortfall_flows: HashMap<AccountId, i128>,
     /// Each card's bank-side balance recomputed from its loads, unloads and settled
     /// transfers.
     card_flows: HashMap<[u8; 8], i128>,
@@ -329,9 +336,11 @@ impl AuditVisitor for Collector {
             }
             (LedgerKind::CardShortfall, false) => {
                 self.totals(row.currency).shortfall_debits += amount;
+                *self.shortfall_flows.entry(row.account_id).or_default() -= amount;
             }
             (LedgerKind::DebtRepayment, false) => {
                 self.totals(row.currency).debt_repayments += amount;
+                *self.debt_flows.entry(row.account_id).or_default() -= amount;
             }
             (kind, credit) => self.report.problems.push(format!(
                 "ledger entry of kind {kind:?} with credit={credit} is not expected"
@@ -425,6 +434,7 @@ impl AuditVisitor for Collector {
         }
         self.cards.insert(card.id, cert);
         self.card_balances.insert(card.id, card.bank_balance);
+        self.card_owners.insert(card.id, card.account_id);
     }
 
     fn card_exception(&mut self, e: AuditCardException) {
@@ -599,6 +609,15 @@ impl AuditVisitor for Collector {
         let totals = self.totals(o.currency);
         totals.shortfall_from_balance += i128::from(o.from_balance.minor());
         totals.debt_booked += i128::from(o.debt.minor());
+        *self.debt_flows.entry(o.account_id).or_default() += i128::from(o.debt.minor());
+        *self.shortfall_flows.entry(o.account_id).or_default() +=
+            i128::from(o.from_balance.minor());
+        if self.card_owners.get(&o.card_id) != Some(&o.account_id) {
+            self.report.problems.push(format!(
+                "card {} over-spend evidence: charged to an account that does not own the card",
+                hex8(&o.card_id)
+            ));
+        }
         let problem = match self.cards.get(&o.card_id) {
             None => Some("evidence of an unknown card"),
             Some(Err(_)) => None,
@@ -713,6 +732,22 @@ pub fn audit(storage: &dyn Storage) -> Result<AuditReport, StorageError> {
             problems.push(format!(
                 "{cur}: accounts owe {} but {} was booked and {} repaid",
                 t.receivables, t.debt_booked, t.debt_repayments
+            ));
+        }
+    }
+    for (id, a) in &c.accounts {
+        let owed = c.debt_flows.get(id).copied().unwrap_or(0);
+        if owed != i128::from(a.debt.minor()) {
+            problems.push(format!(
+                "account {}: owes {} but its evidence and repayments say {owed}",
+                a.username,
+                a.debt.minor()
+            ));
+        }
+        if c.shortfall_flows.get(id).copied().unwrap_or(0) != 0 {
+            problems.push(format!(
+                "account {}: its card_shortfall debits differ from its evidence",
+                a.username
             ));
         }
     }

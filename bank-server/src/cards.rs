@@ -477,10 +477,8 @@ async fn unload(
     if proof.body.card_id.0 != id {
         return Err(CardError::OtherCard(proof.body.card_id));
     }
-    let card = find_card(&bank, id).await?;
-    if let Some(reason) = card.blocked {
-        return Err(CardError::Storage(StorageError::CardBlocked(reason)));
-    }
+    // The card's owner only: a copy of a card's key alone unloads nothing.
+    let card = owned_open_card(&bank, id, &auth).await?;
     let cert = CardCert::parse(&card.cert).map_err(CardError::CorruptCert)?;
     bank.keys
         .card_issuer()
@@ -737,6 +735,9 @@ async fn check_credits(
             payee_seq: t.payee_seq,
             reason,
         };
+        if t.payer_seq == 0 || t.payee_seq == 0 {
+            return Err(bad("sequence numbers start at 1".to_owned()));
+        }
         let payer = {
             let b = bank.clone();
             let id = t.payer.0;
@@ -786,6 +787,7 @@ async fn transfers(
             clear: None,
             settled: Vec::new(),
             refused: Vec::new(),
+            deferred: Vec::new(),
             bank_balance: card.bank_balance,
         }));
     }
@@ -793,6 +795,7 @@ async fn transfers(
         card_id: id,
         account_id: auth.0.id,
         credits,
+        cap: cert.profile.balance_cap.min(MAX_STORED_AMOUNT),
         now: crate::now(),
     };
     let b = bank.clone();
@@ -810,10 +813,16 @@ async fn transfers(
     }
     let mut settled = Vec::new();
     let mut refused = Vec::new();
+    let mut deferred = Vec::new();
     for (c, o) in settlement.credits.iter().zip(&outcome.outcomes) {
         match o {
             CreditOutcome::Settled => settled.push(c.payee_seq),
             CreditOutcome::Refused(reason) => refused.push(RefusedCredit {
+                payee_seq: c.payee_seq,
+                amount: c.amount,
+                reason: reason.clone(),
+            }),
+            CreditOutcome::Deferred(reason) => deferred.push(RefusedCredit {
                 payee_seq: c.payee_seq,
                 amount: c.amount,
                 reason: reason.clone(),
@@ -829,6 +838,7 @@ async fn transfers(
         clear: Some(clear),
         settled,
         refused,
+        deferred,
         bank_balance: outcome.bank_balance,
     }))
 }

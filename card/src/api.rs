@@ -174,6 +174,11 @@ pub struct TransfersResponse {
     pub settled: Vec<u32>,
     /// Credits refused for good.
     pub refused: Vec<RefusedCredit>,
+    /// Credits not counted yet (they would take the card's bank-side balance over
+    /// its cap while its own payments out are unsettled): they stay on the card;
+    /// sync again later.
+    #[serde(default)]
+    pub deferred: Vec<RefusedCredit>,
     /// The card's bank-side balance after this.
     pub bank_balance: Amount,
 }

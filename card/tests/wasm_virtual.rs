@@ -84,6 +84,8 @@ async fn two_purses_in_one_page_pay_each_other_and_persist() {
         .unwrap();
     assert_eq!(a.balance().await.unwrap().0, eur(2_000));
     assert_eq!(b.balance().await.unwrap().0, eur(1_000));
+    // What Bob took offline becomes spendable once the issuer settled it.
+    settle_client(&mut ledger, &mut b).await;
     b.verify_pin(&pin()).await.unwrap();
     client::transfer(&mut b, &mut a, eur(250), Purpose::Payment, 20_000)
         .await
@@ -254,6 +256,7 @@ async fn the_page_pays_through_a_real_card_bridge() {
     client::transfer(&mut far, &mut near, eur(300), Purpose::Payment, 20_000)
         .await
         .unwrap();
+    settle_client(&mut ledger, &mut near).await;
     near.verify_pin(&pin()).await.unwrap();
     client::transfer(&mut near, &mut far, eur(100), Purpose::Refund, 20_000)
         .await

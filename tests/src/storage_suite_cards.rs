@@ -188,6 +188,7 @@ fn settle(
         card_id: payee.id(),
         account_id: owner,
         credits,
+        cap: a(20_000),
         now: t(),
     })
     .unwrap()
@@ -270,6 +271,7 @@ pub fn cards_settle_once_and_book_over_spenders(s: &dyn Storage) {
     let alice = account(s, "alice", 600);
     let bob = account(s, "bob", 0);
     let (p, q) = (card(s, alice, 1), card(s, bob, 2));
+    let other = card(s, alice, 3);
     load(s, &p, alice, 1, 500).unwrap();
     let first = credit(&p, &q, terms(&p, &q, 300, 1));
     assert_eq!(
@@ -289,6 +291,7 @@ pub fn cards_settle_once_and_book_over_spenders(s: &dyn Storage) {
             card_id: q.id(),
             account_id: bob,
             credits: vec![over],
+            cap: a(20_000),
             now: t(),
         })
         .unwrap();
@@ -303,9 +306,20 @@ pub fn cards_settle_once_and_book_over_spenders(s: &dyn Storage) {
     let r = assert_clean(s);
     let eur = &r.currencies[&EUR];
     assert_eq!((eur.card_shortfalls, eur.receivables), (200, 100));
-    // In debt: no card load (on another, open card of hers); a credit pays the
-    // debt first.
-    let other = card(s, alice, 3);
+    // In debt: no card load (on another, open card of hers), no new card; a
+    // credit pays the debt first.
+    let key = CardKey::from_seed(&[4; 32]);
+    let cert = issuer().certify(CardId([4; 8]), key.public(), p.cert.profile);
+    let certify = s.create_card(&NewCard {
+        id: cert.card_id.0,
+        card_pub: key.public().to_bytes(),
+        account_id: alice,
+        mode: "personal".to_owned(),
+        currency: EUR,
+        cert: cert.to_bytes(),
+        now: t(),
+    });
+    assert!(matches!(certify, Err(StorageError::AccountInDebt(_))));
     assert!(matches!(
         load(s, &other, alice, 1, 1),
         Err(StorageError::AccountInDebt(_))
@@ -319,6 +333,18 @@ pub fn cards_settle_once_and_book_over_spenders(s: &dyn Storage) {
         settle(s, &q, bob, vec![more])[..],
         [CreditOutcome::Refused(_)]
     ));
+    assert_eq!(held(s, &q), 700);
+    // Over the payee card's cap at the bank: not counted yet, nothing moves.
+    let big = s
+        .card_settle(&CardSettlement {
+            card_id: q.id(),
+            account_id: bob,
+            credits: vec![credit(&p, &q, terms(&p, &q, 50, 9))],
+            cap: a(700),
+            now: t(),
+        })
+        .unwrap();
+    assert!(matches!(big.outcomes[..], [CreditOutcome::Deferred(_)]));
     assert_eq!(held(s, &q), 700);
     // One it can: paid out of the owner's balance.
     let small = credit(&p, &q, terms(&p, &q, 50, 4));
@@ -441,6 +467,7 @@ pub fn cards_concurrent_settlements_count_once(s: Arc<dyn Storage>) {
                     card_id: id,
                     account_id: bob,
                     credits: vec![c],
+                    cap: a(20_000),
                     now: t(),
                 })
                 .unwrap()

@@ -766,3 +766,107 @@ async fn concurrent_settlements_and_unloads_count_once() {
     assert!(info.blocked.is_some());
     bank.assert_audit_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_lends_an_over_spender_once_and_never_for_an_unloaded_card() {
+    let bank = TestBank::start().await;
+    let mallory = bank.user("mallory", 0).await;
+    let eve = bank.user("eve", 0).await;
+    let (zk, z) = self_made_card(&eve.client, 9).await;
+    // Three cards never loaded each "pay" 50.00: nothing is lent, nothing settled.
+    let mut credits = Vec::new();
+    for n in 1..=3 {
+        let (k, c) = self_made_card(&mallory.client, n).await;
+        let mut each = terms(&c, &z, 5_000, 1);
+        each.payee_seq = u32::from(n);
+        credits.push(forged_credit(&k, &zk, each));
+    }
+    let r: TransfersResponse = eve
+        .client
+        .post(
+            &format!("/v1/cards/{}/transfers", z.card_id),
+            &TransfersRequest { credits },
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.settled.len(), r.refused.len()), (0, 3));
+    assert_eq!(r.bank_balance.minor(), 0);
+    assert_eq!(mallory.client.me().await.unwrap().debt.minor(), 0);
+    bank.assert_audit_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_ones_own_card_does_not_cheat_its_payee() {
+    let bank = TestBank::start().await;
+    let mallory = bank.user("mallory", 5_000).await;
+    let shop = bank.user("shop", 0).await;
+    let (pk, p) = self_made_card(&mallory.client, 1).await;
+    let (tk, t) = self_made_card(&shop.client, 2).await;
+    let _: LoadResponse = mallory
+        .client
+        .post(
+            &format!("/v1/cards/{}/loads", p.card_id),
+            &load_request(5_000, 1),
+        )
+        .await
+        .unwrap();
+    // P pays the shop 50.00 offline; then mallory unloads the same 50.00, has P
+    // blocked with a tiny unload beyond what the bank holds, and pays her money out.
+    let paid = forged_credit(&pk, &tk, terms(&p, &t, 5_000, 1));
+    for (seq, minor, status) in [(1, 5_000, 200), (2, 1, 409)] {
+        let proof = UnloadProof::by_card(
+            UnloadProofBody {
+                card_id: p.card_id,
+                currency: Currency::EUR,
+                amount: Amount::from_minor(minor),
+                unload_seq: seq,
+                destination: destination_for_account("mallory"),
+            },
+            &pk,
+        );
+        let r = post_json(
+            &mallory.client,
+            &format!("/v1/cards/{}/unloads", p.card_id),
+            serde_json::to_value(UnloadRequest { proof }).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, status, "{:?}", r.body);
+    }
+    mallory
+        .client
+        .payout(5_000, "DE89370400440532013000")
+        .await
+        .unwrap();
+    // The shop still gets its 50.00: the bank lends mallory the shortfall.
+    let r: TransfersResponse = shop
+        .client
+        .post(
+            &format!("/v1/cards/{}/transfers", t.card_id),
+            &TransfersRequest {
+                credits: vec![paid],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.settled, r.bank_balance.minor()), (vec![1], 5_000));
+    assert_eq!(mallory.client.me().await.unwrap().debt.minor(), 5_000);
+    // Someone else's key alone unloads nothing: the shop's card is the shop's.
+    let proof = UnloadProof::by_card(
+        UnloadProofBody {
+            card_id: t.card_id,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(5_000),
+            unload_seq: 1,
+            destination: destination_for_account("mallory"),
+        },
+        &tk,
+    );
+    let r = post_json(
+        &mallory.client,
+        &format!("/v1/cards/{}/unloads", t.card_id),
+        serde_json::to_value(UnloadRequest { proof }).unwrap(),
+    )
+    .await;
+    assert_refused(&r, 403, "FORBIDDEN", "unload of another's card");
+    bank.assert_audit_clean();
+}

@@ -84,6 +84,8 @@ pub struct CardSettlement {
     pub account_id: AccountId,
     /// The credits, distinct terms, all naming `card_id` as payee.
     pub credits: Vec<NewCardTransfer>,
+    /// The payee card's balance cap: its bank-side balance stays under it.
+    pub cap: Amount,
     /// When.
     pub now: Timestamp,
 }
@@ -96,6 +98,9 @@ pub enum CreditOutcome {
     Settled,
     /// Never to be counted; the card drops it with its value.
     Refused(String),
+    /// Not now: counting it would take the payee card's bank-side balance over its
+    /// cap (its own payments out are not settled yet); the card keeps it.
+    Deferred(String),
 }
 
 /// What `card_settle` did.

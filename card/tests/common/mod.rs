@@ -69,6 +69,19 @@ pub fn settle(ledger: &mut Ledger, card: &mut VirtualCard, cert: &CardCert) {
     assert_eq!(host::status(card).unwrap().credits, 0);
 }
 
+/// [`settle`] through a [`PurseClient`](ecash_card::client::PurseClient) on any
+/// transport.
+pub async fn settle_client<T: ecash_card::transport::CardTransport>(
+    ledger: &mut Ledger,
+    purse: &mut ecash_card::client::PurseClient<T>,
+) {
+    let credits = purse.credits().await.unwrap();
+    let payee = purse.cert().unwrap().card_id;
+    let auth = ledger.settle(payee, &credits).unwrap();
+    purse.clear_credits(&auth).await.unwrap();
+    assert_eq!(purse.status().await.unwrap().unsettled, Amount::ZERO);
+}
+
 /// Runs a future that never waits on I/O (virtual readers and emulators complete at once).
 pub fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = pin!(f);

@@ -211,6 +211,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
         return Err(corrupt("database is newer than this bank-server"));
     }
     for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(done) {
+        if *name == "0007_card_ledger" {
+            refuse_value_on_cards_before_the_card_ledger(&tx)?;
+        }
         tracing::info!(migration = name, "applying migration");
         tx.execute_batch(sql)?;
         tx.pragma_update(
@@ -222,6 +225,29 @@ fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
     tx.commit()?;
     Ok(())
 }
+
+/// Before the bank kept a ledger per card (migration 0007), value moved between cards
+/// offline without the bank seeing it, so what each card holds cannot be known from
+/// its loads and unloads: a database whose cards still hold value is not upgraded.
+fn refuse_value_on_cards_before_the_card_ledger(tx: &Connection) -> Result<(), StorageError> {
+    let outstanding: i64 = tx.row(
+        "SELECT coalesce((SELECT sum(amount) FROM card_loads WHERE kind = 'bank'), 0)
+              - coalesce((SELECT sum(amount) FROM card_unloads), 0)",
+        [],
+        |r| r.get(0),
+    )?;
+    if outstanding != 0 {
+        return Err(StorageError::backend(LegacyCardValue(outstanding)));
+    }
+    Ok(())
+}
+
+/// Why a database was not upgraded to the card ledger.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cards hold {0} minor units loaded before the bank kept a ledger per card: unload every card with the previous bank-server, then upgrade"
+)]
+struct LegacyCardValue(i64);
 
 impl SqliteStorage {
     /// Opens (creating if needed) a database file and migrates it.

@@ -92,7 +92,10 @@ pub(super) fn create_card(tx: &Connection, c: &NewCard) -> Result<CardRecord, St
     if card(tx, &c.id)?.is_some() {
         return Err(StorageError::CardIdTaken);
     }
-    account_where(tx, "id = ?1", &c.account_id)?.ok_or(StorageError::UnknownAccount)?;
+    let owner = account_where(tx, "id = ?1", &c.account_id)?.ok_or(StorageError::UnknownAccount)?;
+    if !owner.debt.is_zero() {
+        return Err(StorageError::AccountInDebt(owner.debt));
+    }
     let held: i64 = tx.query_row(
         "SELECT count(*) FROM cards WHERE account_id = ?1",
         [c.account_id],

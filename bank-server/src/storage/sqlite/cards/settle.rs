@@ -116,6 +116,19 @@ pub(in crate::storage::sqlite) fn settle_one(
                 .to_owned(),
         ));
     }
+    let payee = card(tx, &st.card_id)?.ok_or(StorageError::UnknownCard)?;
+    if payee
+        .bank_balance
+        .checked_add(c.amount)
+        .map_or(true, |after| after > st.cap)
+    {
+        return Ok(CreditOutcome::Deferred(format!(
+            "the bank already holds {} for this card; this payment would take it over the \
+             card's cap of {}: it stays on the card until the payments it made are settled",
+            payee.bank_balance.minor(),
+            st.cap.minor()
+        )));
+    }
     let payer = card(tx, &c.payer)?.ok_or(StorageError::UnknownCard)?;
     let conflicting: Option<Vec<u8>> = tx
         .query_row(
@@ -137,10 +150,10 @@ pub(in crate::storage::sqlite) fn settle_one(
         let debt = shortfall
             .checked_sub(from_balance)
             .map_err(|_| StorageError::AmountOverflow)?;
-        if payer.blocked.is_some() && !debt.is_zero() {
-            // Caught before: only what its owner can still cover is paid.
+        if !debt.is_zero() && !may_owe(tx, &owner, &payer)? {
+            // Only what its owner can cover is paid.
             return Ok(CreditOutcome::Refused(format!(
-                "the paying card {} was caught giving out more than was loaded onto it, \
+                "the paying card {} gave out more than was loaded onto it, \
                  and its owner cannot cover this payment",
                 hex_id(&c.payer)
             )));
@@ -196,6 +209,29 @@ pub(in crate::storage::sqlite) fn settle_one(
         ],
     )?;
     Ok(CreditOutcome::Settled)
+}
+
+/// Whether the bank lends an over-spending card's owner the shortfall its balance
+/// does not cover (so the honest payee is paid in full): once per account — never
+/// while it owes, never after one of its cards was caught owing before — and only
+/// for a card that was ever loaded from an account. This bounds what the bank can
+/// lose to one account at one payment, at most the certificate's per-transfer limit.
+fn may_owe(
+    tx: &Connection,
+    owner: &AccountRecord,
+    card: &CardRecord,
+) -> Result<bool, StorageError> {
+    if !owner.debt.is_zero() {
+        return Ok(false);
+    }
+    let (owed_before, loaded): (bool, bool) = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM card_overspends
+                        WHERE account_id = ?1 AND kind = 'transfer' AND debt > 0),
+                EXISTS (SELECT 1 FROM card_loads WHERE card_id = ?2 AND kind = 'bank')",
+        params![owner.id, &card.id[..]],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(!owed_before && loaded)
 }
 
 /// Books an over-spending card's shortfall against its owner: `from_balance` debited
