@@ -11,15 +11,15 @@ use crate::components::{
     bank::Bank, card::Card, history::History, home::Home, layout, login::Login, pay::Pay,
     receive::Receive, send::Send, withdraw::Withdraw,
 };
-use crate::core::Wallet;
-use crate::core::storage::StorageError;
-use crate::core::wallet::Session;
 use crate::hooks::{ops, use_app, use_route};
 use crate::route::Route;
 use crate::services::http::HttpTransport;
 use crate::services::idb::{DB_NAME, IdbStorage};
 use crate::services::session;
 use crate::state::{Action, AppContext, AppState, WebWallet};
+use ecash_wallet::Wallet;
+use ecash_wallet::storage::StorageError;
+use ecash_wallet::wallet::Session;
 
 /// The database for a bank: [`DB_NAME`] for the bank that serves the page,
 /// a separate one per other bank, so coins and cached keys never mix.

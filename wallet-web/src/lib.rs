@@ -1,18 +1,19 @@
 //! `wallet-web`: the cyberwallet.
 //!
-//! The wallet's logic lives in [`core`] and runs natively (tested against a real
-//! bank-server) and in the browser; the browser adds IndexedDB storage, an HTTP
-//! transport over `fetch` and the Yew user interface.
+//! The wallet's logic lives in the `ecash-wallet` crate ([`ecash_wallet`]) and runs
+//! natively (tested against a real bank-server) and in the browser; this crate adds
+//! IndexedDB storage, an HTTP transport over `fetch` and the Yew user interface.
 //!
-//! - [`core`] — storage and transport traits, the wallet and its operations
-//!   (withdraw, pay, swap, send, receive, deposit) with an intent log.
+//! - [`core`] — `ecash_wallet` under its former name, for callers not yet moved to it.
 //! - [`input`] — parsing what people type (amounts, payment requests, IBANs).
 //! - [`route`] — the pages and their `/#/…` URLs.
 //! - `services` (wasm) — IndexedDB storage, the `fetch` transport, the tab's
 //!   session, `postMessage` to a shop's page.
 //! - `app`, `components`, `hooks`, `state` (wasm) — the Yew user interface.
 
-pub mod core;
+/// The wallet's logic, now the `ecash-wallet` crate; kept under its former path
+/// (`wallet_web::core`) for callers that have not moved to `ecash_wallet` yet.
+pub use ecash_wallet as core;
 pub mod input;
 pub mod route;
 

@@ -1,6 +1,6 @@
 //! The app's shared state: a [`Reducible`] store handed down by a
 //! `ContextProvider`. Components read it and dispatch [`Action`]s; the wallet
-//! itself (protocol, storage) stays in [`crate::core`] behind [`WebWallet`].
+//! itself (protocol, storage) stays in [`ecash_wallet`] behind [`WebWallet`].
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -11,12 +11,12 @@ use ecash_shared::api::AccountInfo;
 use ecash_shared::encoding::Timestamp;
 use yew::prelude::*;
 
-use crate::core::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
-use crate::core::wallet::Progress;
-use crate::core::{Wallet, WalletError};
 use crate::route::Route;
 use crate::services::http::HttpTransport;
 use crate::services::idb::IdbStorage;
+use ecash_wallet::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
+use ecash_wallet::wallet::Progress;
+use ecash_wallet::{Wallet, WalletError};
 
 /// The wallet on the browser's storage and transport.
 pub type WebWallet = Wallet<IdbStorage, HttpTransport>;

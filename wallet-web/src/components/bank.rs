@@ -4,10 +4,10 @@ use ecash_shared::api::PayoutRequest;
 use yew::prelude::*;
 
 use super::field::Field;
-use crate::core::WalletError;
 use crate::hooks::{ops, use_app};
 use crate::input::{normalize_iban, parse_amount};
 use crate::state::{Action, Notice};
+use ecash_wallet::WalletError;
 
 /// Deposit and payout forms.
 #[component]

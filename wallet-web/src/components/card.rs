@@ -75,13 +75,13 @@ use zeroize::Zeroizing;
 
 use super::field::Field;
 use crate::app::db_name_for;
-use crate::core::WalletError;
-use crate::core::storage::{Storage, Store, Write};
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::services::idb::IdbStorage;
 use crate::services::reader::{self, PageReader, ReaderKind, describe_card_error};
 use crate::state::WebWallet;
+use ecash_wallet::WalletError;
+use ecash_wallet::storage::{Storage, Store, Write};
 
 const PERSONAL: &str = "personal";
 const TERMINAL: &str = "terminal";

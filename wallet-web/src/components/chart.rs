@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use crate::core::model::HistoryEntry;
+use ecash_wallet::model::HistoryEntry;
 
 /// Properties of [`BalanceChart`].
 #[derive(Properties, PartialEq)]

@@ -5,9 +5,9 @@ use yew::prelude::*;
 
 use super::chart::{BalanceChart, balance_points};
 use super::format::{local_time, short, signed};
-use crate::core::model::{HistoryEntry, HistoryKind};
 use crate::hooks::use_app;
 use crate::state::AppState;
+use ecash_wallet::model::{HistoryEntry, HistoryKind};
 
 fn kind_label(k: HistoryKind) -> &'static str {
     match k {

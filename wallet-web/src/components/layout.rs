@@ -3,10 +3,10 @@
 
 use yew::prelude::*;
 
-use crate::core::wallet::Progress;
 use crate::hooks::{ops, use_app};
 use crate::route::Route;
 use crate::state::{Action, NoticeKind};
+use ecash_wallet::wallet::Progress;
 
 /// Properties of [`Header`].
 #[derive(Properties, PartialEq)]

@@ -6,13 +6,13 @@ use yew::prelude::*;
 
 use super::field::Field;
 use crate::app::open_wallet;
-use crate::core::wallet::Session;
 use crate::hooks::ops::{self, describe_resume};
 use crate::hooks::{navigate, use_app};
 use crate::input::normalize_bank_url;
 use crate::route::Route;
 use crate::services::session::{self, SavedSession};
 use crate::state::{Action, Notice};
+use ecash_wallet::wallet::Session;
 
 /// Bank URL, username, password; register or log in.
 #[component]

@@ -12,10 +12,10 @@ use std::rc::Rc;
 use ecash_shared::ErrorCode;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::core::WalletError;
-use crate::core::wallet::Resumed;
 use crate::services::session;
 use crate::state::{Action, AppContext, Notice, WalletData, WebWallet};
+use ecash_wallet::WalletError;
+use ecash_wallet::wallet::Resumed;
 
 /// Runs `op` on the wallet in the background; `done` gets its result.
 pub fn run<R, Fut>(

@@ -5,8 +5,8 @@ use ecash_shared::api::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::WalletError;
-use super::transport::{Method, Transport};
+use crate::WalletError;
+use crate::transport::{Method, Transport};
 
 /// The bank's API, typed.
 #[derive(Debug, Clone)]
