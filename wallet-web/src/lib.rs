@@ -9,7 +9,10 @@
 //! - [`route`] — the pages and their `/#/…` URLs.
 //! - `services` (wasm) — IndexedDB storage, the `fetch` transport, the tab's
 //!   session, `postMessage` to a shop's page.
-//! - `app`, `components`, `hooks`, `state` (wasm) — the Yew user interface.
+//! - `app` (wasm) — the root component: startup, the shared state, routing.
+//! - `pages` (wasm) — one per route; `components` (wasm) — widgets the pages share.
+//! - `hooks` (wasm) — the route, the app context, running wallet operations, logging in.
+//! - `state` (wasm) — the app's shared state, a reducer.
 
 /// The wallet's logic, now the `ecash-wallet` crate; kept under its former path
 /// (`wallet_web::core`) for callers that have not moved to `ecash_wallet` yet.
@@ -23,6 +26,8 @@ pub mod app;
 mod components;
 #[cfg(target_arch = "wasm32")]
 mod hooks;
+#[cfg(target_arch = "wasm32")]
+mod pages;
 #[cfg(target_arch = "wasm32")]
 pub mod services;
 #[cfg(target_arch = "wasm32")]

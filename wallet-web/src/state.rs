@@ -9,17 +9,13 @@ use std::rc::Rc;
 use ecash_shared::Amount;
 use ecash_shared::api::AccountInfo;
 use ecash_shared::encoding::Timestamp;
+use ecash_wallet::WalletError;
+use ecash_wallet::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
+use ecash_wallet::wallet::Progress;
 use yew::prelude::*;
 
 use crate::route::Route;
-use crate::services::http::HttpTransport;
-use crate::services::idb::IdbStorage;
-use ecash_wallet::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
-use ecash_wallet::wallet::Progress;
-use ecash_wallet::{Wallet, WalletError};
-
-/// The wallet on the browser's storage and transport.
-pub type WebWallet = Wallet<IdbStorage, HttpTransport>;
+pub use crate::services::wallet::WebWallet;
 
 /// The context components receive.
 pub type AppContext = UseReducerHandle<AppState>;

@@ -1,8 +1,7 @@
 //! A small line chart of the wallet balance over its history, as inline SVG.
 
-use yew::prelude::*;
-
 use ecash_wallet::model::HistoryEntry;
+use yew::prelude::*;
 
 /// Properties of [`BalanceChart`].
 #[derive(Properties, PartialEq)]

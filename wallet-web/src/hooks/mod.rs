@@ -4,8 +4,10 @@
 //! - [`use_app`] — the shared [`crate::state::AppContext`].
 //! - [`ops`] — run a wallet operation in the background, one at a time, then
 //!   refresh what the pages show.
+//! - [`session`] — logging in (the bank's session, kept for the tab).
 
 pub mod ops;
+pub mod session;
 mod use_app;
 mod use_route;
 

@@ -10,12 +10,12 @@ use std::future::Future;
 use std::rc::Rc;
 
 use ecash_shared::ErrorCode;
+use ecash_wallet::WalletError;
+use ecash_wallet::wallet::Resumed;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::services::session;
 use crate::state::{Action, AppContext, Notice, WalletData, WebWallet};
-use ecash_wallet::WalletError;
-use ecash_wallet::wallet::Resumed;
 
 /// Runs `op` on the wallet in the background; `done` gets its result.
 pub fn run<R, Fut>(

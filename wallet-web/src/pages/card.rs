@@ -67,21 +67,21 @@ use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
 use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
 use ecash_card::{CardTransport, ReaderInfo};
 use ecash_shared::{Amount, Currency, ErrorCode, ErrorResponse};
+use ecash_wallet::WalletError;
+use ecash_wallet::storage::{Storage, Store, Write};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 use zeroize::Zeroizing;
 
-use super::field::Field;
-use crate::app::db_name_for;
+use crate::components::field::Field;
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::services::idb::IdbStorage;
 use crate::services::reader::{self, PageReader, ReaderKind, describe_card_error};
+use crate::services::wallet::db_name_for;
 use crate::state::WebWallet;
-use ecash_wallet::WalletError;
-use ecash_wallet::storage::{Storage, Store, Write};
 
 const PERSONAL: &str = "personal";
 const TERMINAL: &str = "terminal";
