@@ -1,10 +1,6 @@
-//! `ecash-wallet`: the cyberwallet's logic, independent of the platform and of any
-//! user interface. It compiles natively (tested against a real bank-server) and for
-//! `wasm32-unknown-unknown` (the browser wallet, `wallet-web`, which adds IndexedDB
-//! storage, an HTTP transport over `fetch` and the Yew pages).
+#![doc = include_str!("../README.md")]
 //!
-//! The platform comes in through two traits: [`Storage`] (atomic batches of writes)
-//! and [`Transport`] (HTTP to the bank, clock, yielding). Everything else is here:
+//! ## Modules
 //!
 //! - [`storage`] — the `Storage` trait (atomic batches of writes) and an in-memory store.
 //! - [`transport`] — the `Transport` trait (HTTP to the bank, clock, yielding).

@@ -231,3 +231,116 @@ impl<T: Transport> CardBank for CardSession<'_, T> {
             .map_err(bank_err)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+
+    use ecash_shared::ErrorResponse;
+
+    use super::*;
+    use crate::transport::{HttpResponse, TransportError};
+
+    /// Answers every request with `answer` and records what was asked.
+    struct Canned {
+        answer: Result<HttpResponse, TransportError>,
+        asked: RefCell<Vec<(Method, String, Option<String>)>>,
+    }
+
+    impl Canned {
+        fn new(status: u16, body: Vec<u8>) -> Self {
+            Canned {
+                answer: Ok(HttpResponse { status, body }),
+                asked: RefCell::new(Vec::new()),
+            }
+        }
+
+        fn refusing(code: ErrorCode, detail: &str) -> Self {
+            let body = serde_json::to_vec(&ErrorResponse::new(code, detail)).unwrap();
+            Canned::new(code.http_status(), body)
+        }
+    }
+
+    impl Transport for &Canned {
+        async fn send(
+            &self,
+            method: Method,
+            path: &str,
+            bearer: Option<&str>,
+            _body: Option<Vec<u8>>,
+        ) -> Result<HttpResponse, TransportError> {
+            self.asked
+                .borrow_mut()
+                .push((method, path.to_owned(), bearer.map(str::to_owned)));
+            self.answer.clone()
+        }
+
+        fn now_unix(&self) -> i64 {
+            0
+        }
+
+        fn bank_url(&self) -> String {
+            "http://bank.test".to_owned()
+        }
+    }
+
+    /// The canned transport never waits: one poll finishes any call.
+    fn ready<F: Future>(f: F) -> F::Output {
+        let mut f = std::pin::pin!(f);
+        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("the canned transport never waits"),
+        }
+    }
+
+    const CARD: CardId = CardId([1, 2, 3, 4, 5, 6, 7, 8]);
+
+    #[test]
+    fn no_unlock_request_is_none_and_the_token_is_sent() {
+        let t = Canned::refusing(ErrorCode::NoUnlockRequest, "none");
+        let client = BankClient::new(&t);
+        let session = client.card_session("tok");
+        assert_eq!(ready(session.unlock_status(CARD)).unwrap(), None);
+        assert_eq!(
+            t.asked.borrow().as_slice(),
+            [(
+                Method::Get,
+                "/v1/cards/0102030405060708/unlock".to_owned(),
+                Some("tok".to_owned())
+            )]
+        );
+    }
+
+    #[test]
+    fn loads_are_fetched_from_the_given_number() {
+        let t = Canned::new(200, br#"{"loads":[]}"#.to_vec());
+        let client = BankClient::new(&t);
+        let loads = ready(client.card_session("tok").loads_from(CARD, 3)).unwrap();
+        assert!(loads.is_empty());
+        assert_eq!(
+            t.asked.borrow()[0].1,
+            "/v1/cards/0102030405060708/loads?from=3"
+        );
+    }
+
+    #[test]
+    fn refusals_reach_the_purse_client_in_words() {
+        let t = Canned::refusing(ErrorCode::Forbidden, "not your card");
+        let client = BankClient::new(&t);
+        let err = ready(client.card_session("tok").loads_from(CARD, 1)).unwrap_err();
+        assert_eq!(
+            err,
+            ecash_card::Error::Bank(format!(
+                "The bank refused: not your card ({})",
+                ErrorCode::Forbidden
+            ))
+        );
+        // What the holder must act on is said plainly.
+        let debt = WalletError::Bank(ErrorResponse::new(ErrorCode::AccountInDebt, ""));
+        assert_eq!(card_error_text(&debt), debt.to_string());
+        let lost = WalletError::Network(TransportError("the bank is not reachable".into()));
+        assert_eq!(card_error_text(&lost), "the bank is not reachable");
+    }
+}
