@@ -1,14 +1,17 @@
 //! `wallet-web`: the cyberwallet.
 //!
-//! The wallet's logic lives in the `ecash-wallet` crate ([`ecash_wallet`]) and runs
-//! natively (tested against a real bank-server) and in the browser; this crate adds
-//! IndexedDB storage, an HTTP transport over `fetch` and the Yew user interface.
+//! The wallet's logic lives in the `ecash-wallet` crate ([`ecash_wallet`]: the bank
+//! client, the wallet and its intent log, tokens) and runs natively (tested against a
+//! real bank-server) and in the browser; this crate is the user interface: IndexedDB
+//! storage, an HTTP transport over `fetch`, the card readers and the Yew pages. The
+//! layers point down only: `app` → `pages` → `components`, `hooks` → `services`,
+//! `state` → `ecash_wallet`.
 //!
 //! - [`core`] — `ecash_wallet` under its former name, for callers not yet moved to it.
 //! - [`input`] — parsing what people type (amounts, payment requests, IBANs).
 //! - [`route`] — the pages and their `/#/…` URLs.
 //! - `services` (wasm) — IndexedDB storage, the `fetch` transport, the tab's
-//!   session, `postMessage` to a shop's page.
+//!   session, the wallet on these, the card readers, `postMessage` to a shop's page.
 //! - `app` (wasm) — the root component: startup, the shared state, routing.
 //! - `pages` (wasm) — one per route; `components` (wasm) — widgets the pages share.
 //! - `hooks` (wasm) — the route, the app context, running wallet operations, logging in.

@@ -1,7 +1,7 @@
 //! Widgets the pages share: the header and banners, form fields, formatting, the
 //! balance chart, QR codes. Components render what they are given (or
-//! [`crate::state`]); none of them speaks the protocol or starts an operation
-//! of its own.
+//! [`crate::state`]) and none of them speaks the protocol; the header's
+//! "Log out" goes through [`crate::hooks::ops`].
 //!
 //! - [`layout`] — the header, the notice banner and the busy status.
 //! - [`field`] — a labelled input bound to a `UseStateHandle<String>`.

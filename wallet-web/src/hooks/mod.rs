@@ -1,4 +1,4 @@
-//! Hooks: the current route, the app context, and running wallet operations.
+//! Hooks: the current route, the app context, running wallet operations, logging in.
 //!
 //! - [`use_route`] — the page from `location.hash`, kept in step with `hashchange`.
 //! - [`use_app`] — the shared [`crate::state::AppContext`].
