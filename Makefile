@@ -27,7 +27,7 @@ test:
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
-	$(CARGO) clippy -p wallet-web -p ecash-shared -p ecash-card --target wasm32-unknown-unknown --lib --bins --tests -- -D warnings
+	$(CARGO) clippy -p wallet-web -p ecash-wallet -p ecash-shared -p ecash-card --target wasm32-unknown-unknown --lib --bins --tests -- -D warnings
 
 test-native:
 	$(CARGO) test --workspace

@@ -1,40 +1,22 @@
 //! The root component: opens the wallet, provides the shared state, and
-//! shows the page the hash names.
+//! shows the page the hash names. Pages are imported here for routing only.
 
-use std::rc::Rc;
-
+use ecash_wallet::wallet::Session;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use crate::components::{
-    bank::Bank, card::Card, history::History, home::Home, layout, login::Login, pay::Pay,
-    receive::Receive, send::Send, withdraw::Withdraw,
-};
-use crate::core::Wallet;
-use crate::core::storage::StorageError;
-use crate::core::wallet::Session;
+use crate::components::layout;
 use crate::hooks::{ops, use_app, use_route};
+use crate::pages::{
+    bank::Bank, card::Card, history::History, home::Home, login::Login, not_found::NotFound,
+    pay::Pay, receive::Receive, send::Send, withdraw::Withdraw,
+};
 use crate::route::Route;
 use crate::services::http::HttpTransport;
-use crate::services::idb::{DB_NAME, IdbStorage};
 use crate::services::session;
-use crate::state::{Action, AppContext, AppState, WebWallet};
-
-/// The database for a bank: [`DB_NAME`] for the bank that serves the page,
-/// a separate one per other bank, so coins and cached keys never mix.
-pub fn db_name_for(bank_url: &str) -> String {
-    match HttpTransport::page_origin() {
-        Some(origin) if origin == bank_url => DB_NAME.to_owned(),
-        _ => format!("{DB_NAME} {bank_url}"),
-    }
-}
-
-/// Opens the wallet for the bank at `bank_url`.
-pub async fn open_wallet(bank_url: &str) -> Result<Rc<WebWallet>, StorageError> {
-    let storage = IdbStorage::open(&db_name_for(bank_url)).await?;
-    Ok(Rc::new(Wallet::new(storage, HttpTransport::new(bank_url))))
-}
+use crate::services::wallet::open_wallet;
+use crate::state::{Action, AppContext, AppState};
 
 /// Opens the wallet, restores the tab's session, finishes pending work.
 async fn start(ctx: AppContext) {
@@ -119,12 +101,7 @@ fn Shell() -> Html {
         Route::Bank => html! { <Bank /> },
         Route::History => html! { <History /> },
         Route::Card => html! { <Card /> },
-        Route::NotFound => html! {
-            <section class="card narrow">
-                <h1>{ "Page not found" }</h1>
-                <p><a href="#/">{ "Back to the wallet" }</a></p>
-            </section>
-        },
+        Route::NotFound => html! { <NotFound /> },
     };
     html! {
         <>

@@ -1,6 +1,6 @@
 //! The app's shared state: a [`Reducible`] store handed down by a
 //! `ContextProvider`. Components read it and dispatch [`Action`]s; the wallet
-//! itself (protocol, storage) stays in [`crate::core`] behind [`WebWallet`].
+//! itself (protocol, storage) stays in [`ecash_wallet`] behind [`WebWallet`].
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -9,17 +9,13 @@ use std::rc::Rc;
 use ecash_shared::Amount;
 use ecash_shared::api::AccountInfo;
 use ecash_shared::encoding::Timestamp;
+use ecash_wallet::WalletError;
+use ecash_wallet::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
+use ecash_wallet::wallet::Progress;
 use yew::prelude::*;
 
-use crate::core::model::{HistoryEntry, OpKind, SentToken, SwapPurpose};
-use crate::core::wallet::Progress;
-use crate::core::{Wallet, WalletError};
 use crate::route::Route;
-use crate::services::http::HttpTransport;
-use crate::services::idb::IdbStorage;
-
-/// The wallet on the browser's storage and transport.
-pub type WebWallet = Wallet<IdbStorage, HttpTransport>;
+pub use crate::services::wallet::WebWallet;
 
 /// The context components receive.
 pub type AppContext = UseReducerHandle<AppState>;

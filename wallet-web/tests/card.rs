@@ -32,11 +32,12 @@ use ecash_card::host::{self, cmd};
 use ecash_card::transfer::{Request, StartFrom, StartTo};
 use ecash_card::{Pin, Purpose, VirtualCard};
 use ecash_shared::Amount;
-use wallet_web::app::{App, db_name_for};
-use wallet_web::core::storage::{Storage, Store, Write};
-use wallet_web::core::transport::{Method, Transport};
+use ecash_wallet::storage::{Storage, Store, Write};
+use ecash_wallet::transport::{Method, Transport};
+use wallet_web::app::App;
 use wallet_web::services::idb::IdbStorage;
 use wallet_web::services::session;
+use wallet_web::services::wallet::db_name_for;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);

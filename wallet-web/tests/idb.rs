@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use wallet_web::core::storage::{Storage, Store, Write};
+use ecash_wallet::storage::{Storage, Store, Write};
 use wallet_web::services::idb::IdbStorage;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -231,7 +231,7 @@ async fn clones_share_the_connection() {
 async fn the_wallet_runs_on_indexeddb() {
     // The wallet's own reads over an empty IndexedDB: balance zero, nothing
     // pending, no history; `resume` has nothing to do and needs no bank.
-    use wallet_web::core::Wallet;
+    use ecash_wallet::Wallet;
     use wallet_web::services::http::HttpTransport;
     let s = fresh("wallet").await;
     let w = Wallet::new(s.clone(), HttpTransport::new("http://127.0.0.1:9"));

@@ -14,9 +14,9 @@ mod common;
 
 use common::*;
 use ecash_shared::Amount;
-use wallet_web::core::Wallet;
-use wallet_web::core::faults::{FaultPlan, FaultyStorage, FaultyTransport};
-use wallet_web::core::wallet::Session;
+use ecash_wallet::Wallet;
+use ecash_wallet::faults::{FaultPlan, FaultyStorage, FaultyTransport};
+use ecash_wallet::wallet::Session;
 use wallet_web::services::idb::IdbStorage;
 use wasm_bindgen_test::*;
 

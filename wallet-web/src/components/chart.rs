@@ -1,8 +1,7 @@
 //! A small line chart of the wallet balance over its history, as inline SVG.
 
+use ecash_wallet::model::HistoryEntry;
 use yew::prelude::*;
-
-use crate::core::model::HistoryEntry;
 
 /// Properties of [`BalanceChart`].
 #[derive(Properties, PartialEq)]

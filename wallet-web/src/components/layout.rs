@@ -1,9 +1,9 @@
 //! The frame around every page: header with navigation and the user, the
 //! message banner, and the running operation with its progress bar.
 
+use ecash_wallet::wallet::Progress;
 use yew::prelude::*;
 
-use crate::core::wallet::Progress;
 use crate::hooks::{ops, use_app};
 use crate::route::Route;
 use crate::state::{Action, NoticeKind};

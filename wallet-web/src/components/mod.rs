@@ -1,18 +1,16 @@
-//! The pages and the pieces they share. Components render [`crate::state`]
-//! and start wallet operations through [`crate::hooks::ops`]; none of them
-//! speaks the protocol.
+//! Widgets the pages share: the header and banners, form fields, formatting, the
+//! balance chart, QR codes. Components render what they are given (or
+//! [`crate::state`]) and none of them speaks the protocol; the header's
+//! "Log out" goes through [`crate::hooks::ops`].
+//!
+//! - [`layout`] — the header, the notice banner and the busy status.
+//! - [`field`] — a labelled input bound to a `UseStateHandle<String>`.
+//! - [`format`] — amounts and times as the pages write them.
+//! - [`chart`] — the balance over time (History page).
+//! - [`qr`] — a token as a QR code (Send page).
 
-pub mod bank;
-pub mod card;
 pub mod chart;
 pub mod field;
 pub mod format;
-pub mod history;
-pub mod home;
 pub mod layout;
-pub mod login;
-pub mod pay;
 pub mod qr;
-pub mod receive;
-pub mod send;
-pub mod withdraw;

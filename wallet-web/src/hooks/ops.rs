@@ -10,10 +10,10 @@ use std::future::Future;
 use std::rc::Rc;
 
 use ecash_shared::ErrorCode;
+use ecash_wallet::WalletError;
+use ecash_wallet::wallet::Resumed;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::core::WalletError;
-use crate::core::wallet::Resumed;
 use crate::services::session;
 use crate::state::{Action, AppContext, Notice, WalletData, WebWallet};
 

@@ -4,7 +4,7 @@
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen_futures::JsFuture;
 
-use crate::core::transport::{HttpResponse, Method, Transport, TransportError};
+use ecash_wallet::transport::{HttpResponse, Method, Transport, TransportError};
 
 /// How long one request may take before it counts as lost (the wallet then
 /// keeps the operation pending and replays it). A withdrawal of the largest

@@ -23,7 +23,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{IdbDatabase, IdbFactory, IdbRequest, IdbTransaction};
 
-use crate::core::storage::{Storage, StorageError, Store, Write};
+use ecash_wallet::storage::{Storage, StorageError, Store, Write};
 
 /// The wallet's database name.
 pub const DB_NAME: &str = "ecash-wallet";

@@ -6,8 +6,8 @@
 
 use ecash_shared::Amount;
 use ecash_shared::api::Credentials;
-use wallet_web::core::Wallet;
-use wallet_web::core::transport::{Method, Transport};
+use ecash_wallet::Wallet;
+use ecash_wallet::transport::{Method, Transport};
 use wallet_web::services::http::HttpTransport;
 use wallet_web::services::idb::IdbStorage;
 use wallet_web::services::session::{self, SavedSession};

@@ -12,7 +12,7 @@ use ecash_shared::encoding::{Bytes, b64_decode, b64_encode};
 use ecash_shared::keyset::KeysetId;
 use zeroize::Zeroizing;
 
-use super::WalletError;
+use crate::WalletError;
 
 const PREFIX: &str = "ecash:";
 const VERSION: u8 = 1;

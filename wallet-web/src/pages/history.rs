@@ -1,11 +1,11 @@
 //! The wallet's history: every entry, payment receipts, a balance chart.
 
 use ecash_shared::encoding::b64_encode;
+use ecash_wallet::model::{HistoryEntry, HistoryKind};
 use yew::prelude::*;
 
-use super::chart::{BalanceChart, balance_points};
-use super::format::{local_time, short, signed};
-use crate::core::model::{HistoryEntry, HistoryKind};
+use crate::components::chart::{BalanceChart, balance_points};
+use crate::components::format::{local_time, short, signed};
 use crate::hooks::use_app;
 use crate::state::AppState;
 

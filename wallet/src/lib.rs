@@ -1,9 +1,12 @@
-//! The wallet's logic, independent of the platform.
+#![doc = include_str!("../README.md")]
+//!
+//! ## Modules
 //!
 //! - [`storage`] — the `Storage` trait (atomic batches of writes) and an in-memory store.
 //! - [`transport`] — the `Transport` trait (HTTP to the bank, clock, yielding).
 //! - [`model`] — what the wallet stores: coins, pending operations, history.
-//! - [`client`] — typed calls to the bank's HTTP API.
+//! - [`client`] — typed calls to the bank's HTTP API, the card endpoints included
+//!   ([`client::CardSession`] is the bank side of `ecash_card::client::PurseClient`).
 //! - [`wallet`] — the `Wallet`: balance, coin selection, resume of pending work.
 //! - [`withdraw`], [`swap`], [`pay`], [`send`], [`deposit`], [`refund`] — one module per protocol step.
 //! - [`faults`] — crash injection for tests: fail at the N-th await point.
@@ -25,6 +28,7 @@ pub mod transport;
 pub mod wallet;
 pub mod withdraw;
 
+pub use client::BankClient;
 pub use error::WalletError;
 pub use storage::{MemoryStorage, Storage};
 pub use transport::Transport;

@@ -7,11 +7,11 @@
 use ecash_shared::api::{Contract, PayRequest, Receipt};
 use ecash_shared::coin::SpendMessage;
 
-use super::WalletError;
-use super::model::{HistoryEntry, HistoryKind, OpKind, PendingOp};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
-use super::wallet::Wallet;
+use crate::WalletError;
+use crate::model::{HistoryEntry, HistoryKind, OpKind, PendingOp};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
+use crate::wallet::Wallet;
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Fetches an order's contract and checks it: the hash matches the fields,
@@ -103,7 +103,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             .map(|k| Write::Delete(Store::Coins, k.clone()))
             .collect();
         writes.push(Write::Delete(Store::Ops, op.id.clone()));
-        writes.push(super::refund::remember_payment(
+        writes.push(crate::refund::remember_payment(
             &contract.order_id,
             &paying,
         )?);

@@ -1,4 +1,4 @@
-//! What the wallet stores. Every record is JSON in a [`super::storage::Store`].
+//! What the wallet stores. Every record is JSON in a [`crate::storage::Store`].
 
 use ecash_shared::api::{Contract, Receipt, SpendCoin};
 use ecash_shared::blind_rsa::BlindingInverse;
@@ -8,7 +8,7 @@ use ecash_shared::keyset::Keyset;
 use ecash_shared::{Amount, COIN_VARIANT};
 use serde::{Deserialize, Serialize};
 
-use super::WalletError;
+use crate::WalletError;
 
 /// A coin the wallet holds, with its secret.
 #[derive(Clone, Serialize, Deserialize)]

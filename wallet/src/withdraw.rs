@@ -13,11 +13,11 @@ use ecash_shared::Amount;
 use ecash_shared::api::{MAX_COINS_PER_REQUEST, WithdrawRequest};
 use ecash_shared::denom;
 
-use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
-use super::wallet::{Progress, Wallet, YIELD_EVERY, flatten, random_id, split_err, to_json};
+use crate::WalletError;
+use crate::model::{HistoryKind, OpKind, PendingOp};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
+use crate::wallet::{Progress, Wallet, YIELD_EVERY, flatten, random_id, split_err, to_json};
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Withdraws `amount` from the logged-in account into fresh coins.

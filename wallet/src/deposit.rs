@@ -8,11 +8,11 @@ use ecash_shared::api::{CoinState, CoinStateRequest, DepositRequest};
 use ecash_shared::coin::SpendMessage;
 use ecash_shared::{Amount, ErrorCode};
 
-use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
-use super::wallet::Wallet;
+use crate::WalletError;
+use crate::model::{HistoryKind, OpKind, PendingOp};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
+use crate::wallet::Wallet;
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Deposits coins worth `amount` into the logged-in account.

@@ -4,9 +4,9 @@
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
-use super::field::Field;
-use super::format::local_time;
-use super::qr::Qr;
+use crate::components::field::Field;
+use crate::components::format::local_time;
+use crate::components::qr::Qr;
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::state::{Action, Notice};

@@ -11,11 +11,11 @@ use ecash_shared::{Amount, Currency};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::WalletError;
-use super::client::BankClient;
-use super::model::{HistoryEntry, HistoryKind, OpKind, PendingOp, SentToken, StoredCoin};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
+use crate::WalletError;
+use crate::client::BankClient;
+use crate::model::{HistoryEntry, HistoryKind, OpKind, PendingOp, SentToken, StoredCoin};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
 
 /// A logged-in bank session.
 #[derive(Clone, PartialEq, Eq)]
@@ -355,11 +355,11 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         &self,
         values: &[Amount],
         progress: &dyn Fn(Progress),
-    ) -> Result<Vec<super::model::StoredPlanchet>, WalletError> {
+    ) -> Result<Vec<crate::model::StoredPlanchet>, WalletError> {
         let keys = self.keys().await?;
         let keysets = keys.withdrawable(self.now());
         let total = values.len();
-        let mut by_value: BTreeMap<Amount, Vec<super::model::StoredPlanchet>> = BTreeMap::new();
+        let mut by_value: BTreeMap<Amount, Vec<crate::model::StoredPlanchet>> = BTreeMap::new();
         let mut done = 0;
         for (value, count) in values
             .iter()
@@ -377,7 +377,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
                 by_value
                     .entry(value)
                     .or_default()
-                    .extend(super::model::StoredPlanchet::create_many(keyset, n)?);
+                    .extend(crate::model::StoredPlanchet::create_many(keyset, n)?);
                 left -= n;
                 done += n;
                 progress(Progress::Blinding(done, total));
@@ -558,12 +558,12 @@ pub(crate) fn split_err(e: denom::SplitError) -> WalletError {
 
 pub(crate) fn to_json<V: Serialize>(v: &V) -> Result<String, WalletError> {
     serde_json::to_string(v)
-        .map_err(|e| WalletError::Storage(super::storage::StorageError(e.to_string())))
+        .map_err(|e| WalletError::Storage(crate::storage::StorageError(e.to_string())))
 }
 
 pub(crate) fn from_json<V: DeserializeOwned>(s: &str) -> Result<V, WalletError> {
     serde_json::from_str(s)
-        .map_err(|e| WalletError::Storage(super::storage::StorageError(e.to_string())))
+        .map_err(|e| WalletError::Storage(crate::storage::StorageError(e.to_string())))
 }
 
 /// A fresh random id (operation ids, withdraw request ids).

@@ -8,12 +8,12 @@
 use ecash_shared::Amount;
 use ecash_shared::denom;
 
-use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp, SentToken, SwapPurpose};
-use super::storage::{Storage, Store, Write};
-use super::token;
-use super::transport::Transport;
-use super::wallet::{Wallet, flatten, random_id, split_err, sum, to_json};
+use crate::WalletError;
+use crate::model::{HistoryKind, OpKind, PendingOp, SentToken, SwapPurpose};
+use crate::storage::{Storage, Store, Write};
+use crate::token;
+use crate::transport::Transport;
+use crate::wallet::{Wallet, flatten, random_id, split_err, sum, to_json};
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Takes coins worth `amount` out of the wallet into a token string.
@@ -35,7 +35,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             .balance()
             .await?
             .checked_sub(amount)
-            .map_err(super::wallet::amount_err)?;
+            .map_err(crate::wallet::amount_err)?;
         let mut writes: Vec<Write> = coins
             .iter()
             .map(|c| Write::Delete(Store::Coins, c.key()))
@@ -66,7 +66,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
         let Some(raw) = self.storage.get(Store::Sent, sent_id).await? else {
             return Err(WalletError::InvalidToken("no such sent token".into()));
         };
-        let sent: SentToken = super::wallet::from_json(&raw)?;
+        let sent: SentToken = crate::wallet::from_json(&raw)?;
         let result = self.receive_as(&sent.token, SwapPurpose::Receive).await;
         match &result {
             Ok(_) => {

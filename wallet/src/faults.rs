@@ -9,8 +9,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use super::storage::{Storage, StorageError, Store, Write};
-use super::transport::{HttpResponse, Method, Transport, TransportError};
+use crate::storage::{Storage, StorageError, Store, Write};
+use crate::transport::{HttpResponse, Method, Transport, TransportError};
 
 /// Where the crash happens, shared by the wrappers of one wallet.
 #[derive(Debug, Default)]

@@ -9,11 +9,11 @@ use ecash_shared::Amount;
 use ecash_shared::api::{SpendCoin, SwapRequest};
 use ecash_shared::coin::{CoinSecret, SpendMessage, hash_outputs};
 
-use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp, StoredCoin, StoredPlanchet, SwapPurpose};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
-use super::wallet::{Wallet, sum, to_json};
+use crate::WalletError;
+use crate::model::{HistoryKind, OpKind, PendingOp, StoredCoin, StoredPlanchet, SwapPurpose};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
+use crate::wallet::{Wallet, sum, to_json};
 
 impl<S: Storage, T: Transport> Wallet<S, T> {
     /// Builds the planchets for `values` and signs `inputs` over them.
@@ -50,7 +50,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             .collect();
         let (signed, outputs) = self.prepare_swap(&pairs, &values).await?;
         let op = PendingOp {
-            id: super::wallet::random_id()?,
+            id: crate::wallet::random_id()?,
             created_at: self.now(),
             kind: OpKind::Swap {
                 purpose: SwapPurpose::Change,

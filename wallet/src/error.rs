@@ -2,11 +2,11 @@
 
 use ecash_shared::{ErrorCode, ErrorResponse};
 
-use super::storage::StorageError;
-use super::transport::TransportError;
+use crate::storage::StorageError;
+use crate::transport::TransportError;
 
 /// Why a wallet operation did not complete. After any of these the wallet's
-/// value is intact: pending work is resumed by [`super::Wallet::resume`].
+/// value is intact: pending work is resumed by [`crate::Wallet::resume`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WalletError {

@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use super::field::Field;
+use crate::components::field::Field;
 use crate::hooks::{ops, use_app};
 use crate::input::parse_amount;
 use crate::state::{Action, Notice};

@@ -1,12 +1,18 @@
 //! Typed calls to the bank's HTTP API over a [`Transport`].
+//!
+//! - [`cards`] — the card endpoints, and [`CardSession`]: them as a purse client's bank.
 
 use ecash_shared::ErrorResponse;
 use ecash_shared::api::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::WalletError;
-use super::transport::{Method, Transport};
+use crate::WalletError;
+use crate::transport::{Method, Transport};
+
+pub mod cards;
+
+pub use cards::{CardSession, card_error_text};
 
 /// The bank's API, typed.
 #[derive(Debug, Clone)]
@@ -25,7 +31,7 @@ impl<T: Transport> BankClient<T> {
         &self.transport
     }
 
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,

@@ -1,10 +1,10 @@
 //! The bank account: deposit coins back into it, and pay out to an IBAN.
 
 use ecash_shared::api::PayoutRequest;
+use ecash_wallet::WalletError;
 use yew::prelude::*;
 
-use super::field::Field;
-use crate::core::WalletError;
+use crate::components::field::Field;
 use crate::hooks::{ops, use_app};
 use crate::input::{normalize_iban, parse_amount};
 use crate::state::{Action, Notice};

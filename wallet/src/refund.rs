@@ -15,11 +15,11 @@ use ecash_shared::encoding::b64_array;
 use ecash_shared::{Amount, CoinPub, denom};
 use serde::{Deserialize, Serialize};
 
-use super::WalletError;
-use super::model::{HistoryKind, OpKind, PendingOp};
-use super::storage::{Storage, Store, Write};
-use super::transport::Transport;
-use super::wallet::{Wallet, flatten, from_json, random_id, split_err, to_json};
+use crate::WalletError;
+use crate::model::{HistoryKind, OpKind, PendingOp};
+use crate::storage::{Storage, Store, Write};
+use crate::transport::Transport;
+use crate::wallet::{Wallet, flatten, from_json, random_id, split_err, to_json};
 
 /// Prefix of the meta keys that remember paid orders.
 const PAID: &str = "paid/";
@@ -116,10 +116,10 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             }
             let amount = refunded
                 .checked_sub(order.claimed)
-                .map_err(super::wallet::amount_err)?;
+                .map_err(crate::wallet::amount_err)?;
             total = total
                 .checked_add(self.claim(&order, amount).await?)
-                .map_err(super::wallet::amount_err)?;
+                .map_err(crate::wallet::amount_err)?;
         }
         Ok(total)
     }
@@ -200,7 +200,7 @@ impl<S: Storage, T: Transport> Wallet<S, T> {
             record.claimed = record
                 .claimed
                 .checked_add(*amount)
-                .map_err(super::wallet::amount_err)?;
+                .map_err(crate::wallet::amount_err)?;
             writes.push(Write::Put(Store::Meta, key, to_json(&record)?));
         }
         writes.push(Write::Delete(Store::Ops, op.id.clone()));

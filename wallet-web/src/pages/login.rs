@@ -1,17 +1,11 @@
 //! Connect to a bank: its URL, then register or log in.
 
-use ecash_shared::api::Credentials;
-use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::field::Field;
-use crate::app::open_wallet;
-use crate::core::wallet::Session;
-use crate::hooks::ops::{self, describe_resume};
-use crate::hooks::{navigate, use_app};
+use crate::components::field::Field;
+use crate::hooks::session::log_in;
+use crate::hooks::use_app;
 use crate::input::normalize_bank_url;
-use crate::route::Route;
-use crate::services::session::{self, SavedSession};
 use crate::state::{Action, Notice};
 
 /// Bank URL, username, password; register or log in.
@@ -51,70 +45,7 @@ pub fn Login() -> Html {
                 )));
             }
             password.set(String::new());
-            let ctx = ctx.clone();
-            spawn_local(async move {
-                // Another bank: its own database (coins of two banks never mix).
-                let wallet = match (&ctx.wallet, url == ctx.bank_url) {
-                    (Some(w), true) => w.clone(),
-                    _ => match open_wallet(&url).await {
-                        Ok(w) => {
-                            ctx.dispatch(Action::WalletReady {
-                                wallet: w.clone(),
-                                bank_url: url.clone(),
-                                username: None,
-                            });
-                            w
-                        }
-                        Err(e) => {
-                            return ctx.dispatch(Action::Notice(Notice::error(e.to_string())));
-                        }
-                    },
-                };
-                let label = if register {
-                    "Opening your account"
-                } else {
-                    "Logging in"
-                };
-                ops::run_on(
-                    &ctx,
-                    wallet,
-                    label,
-                    move |w| async move {
-                        let creds = Credentials {
-                            username: user.clone(),
-                            password: pass,
-                            merchant: false,
-                        };
-                        if register {
-                            w.client().register(&creds).await?;
-                        }
-                        let login = w.client().login(&creds).await?;
-                        w.set_session(Some(Session {
-                            username: user.clone(),
-                            token: login.token.clone(),
-                        }));
-                        session::save(&SavedSession {
-                            bank_url: url.clone(),
-                            username: user.clone(),
-                            token: login.token,
-                        });
-                        session::save_bank_url(&url);
-                        let resumed = w.resume().await?;
-                        Ok((user, resumed))
-                    },
-                    move |ctx, (user, resumed)| {
-                        ctx.dispatch(Action::LoggedIn(user.clone()));
-                        ctx.dispatch(Action::Resumed(describe_resume(&resumed)));
-                        let text = if register {
-                            format!("Welcome, {user}: your account is open.")
-                        } else {
-                            format!("Logged in as {user}.")
-                        };
-                        ctx.dispatch(Action::Notice(Notice::success(text).on(&Route::Home)));
-                        navigate(&Route::Home);
-                    },
-                );
-            });
+            log_in(&ctx, url, user, pass, register);
         }
     };
     let on_login = {

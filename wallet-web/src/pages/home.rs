@@ -2,7 +2,7 @@
 
 use yew::prelude::*;
 
-use super::format::local_time;
+use crate::components::format::local_time;
 use crate::hooks::{ops, use_app};
 
 /// Balance (big), pending value, bank balance, coins, pending operations.

@@ -10,8 +10,8 @@ use ecash_shared::encoding::b64_encode;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use super::field::Field;
-use super::format::{local_time, short};
+use crate::components::field::Field;
+use crate::components::format::{local_time, short};
 use crate::hooks::{navigate, ops, use_app};
 use crate::input::{parse_pay_input, url_host};
 use crate::route::Route;
