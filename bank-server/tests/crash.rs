@@ -16,9 +16,11 @@ mod common;
 
 use std::time::Duration;
 
-use ecash_tests::client::{self, Client, ClientError, OwnedCoin, PendingSwap, PendingWithdraw, Wallet};
 use common::{ADMIN, audit, start};
 use ecash_shared::api::{CoinState, DepositRequest};
+use ecash_tests::client::{
+    self, Client, ClientError, OwnedCoin, PendingSwap, PendingWithdraw, Wallet,
+};
 
 const CYCLES: usize = 5;
 const WALLETS: usize = 2;
