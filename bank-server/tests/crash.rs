@@ -12,16 +12,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../../tests/src/client.rs"]
-mod client;
-
 mod common;
 
 use std::time::Duration;
 
-use client::{Client, ClientError, OwnedCoin, PendingSwap, PendingWithdraw, Wallet};
 use common::{ADMIN, audit, start};
 use ecash_shared::api::{CoinState, DepositRequest};
+use ecash_tests::client::{
+    self, Client, ClientError, OwnedCoin, PendingSwap, PendingWithdraw, Wallet,
+};
 
 const CYCLES: usize = 5;
 const WALLETS: usize = 2;

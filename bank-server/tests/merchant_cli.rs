@@ -5,18 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../../tests/src/client.rs"]
-mod client;
-
 mod common;
 
 use bank_server::storage::{NewOrder, NewRefund, SpendEffect, SpendRequest};
 use bank_server::{Bank, now};
-use client::{Client, Wallet};
 use common::{ADMIN, account, audit, cli, config, start, stdout};
 use ecash_shared::api::{CreateOrderResponse, OrderState};
 use ecash_shared::coin::PlanchetSecrets;
 use ecash_shared::{Amount, Currency, SpendMessage, blind_rsa};
+use ecash_tests::client::{self, Client, Wallet};
 
 #[test]
 fn make_merchant_and_audit_of_orders_and_refunds() {

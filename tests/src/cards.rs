@@ -1,31 +1,31 @@
 //! Electronic purse cards against a [`TestBank`]: virtual purses issued the way
 //! the wallet does it (initialized with the bank's issuer key, certified over
 //! HTTP, personalized), loaded from an account and unloaded;
-//! the bank's card endpoints over the test [`Client`], also as the purse's
-//! [`CardBank`] ([`HttpCardBank`]); and two ready-made set-ups: a customer's
+//! the bank's card endpoints over the test [`Client`], and as the purse's
+//! [`CardBank`] `ecash_wallet`'s [`CardSession`] ([`card_endpoints`]); and two ready-made set-ups: a customer's
 //! purse and a shop terminal ([`two_purses`]), a loaded terminal and its clone
 //! ([`cloned_terminal`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use ecash_card::api::{
-    CertifyRequest, CertifyResponse, ExceptionsRequest, ExceptionsResponse, IssuerInfo,
-    LoadRequest, LoadResponse, LoadsResponse, NewUnlockRequest, TransfersRequest,
-    TransfersResponse, UnlockStatus,
+    CertifyRequest, CertifyResponse, ExceptionsResponse, IssuerInfo, LoadRequest, LoadResponse,
 };
 use ecash_card::client::{CardBank, PurseClient, transfer};
 use ecash_card::exception::ExceptionRecord;
 use ecash_card::host::cmd;
 use ecash_card::load::LoadAuth;
-use ecash_card::settle::Credit;
 use ecash_card::transfer::Terms;
 use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::unload::{UnloadOrder, UnloadProof, destination_for_account};
-use ecash_card::{CardId, CardPublicKey, Mode, Pin, Purpose, VirtualCard};
-use ecash_shared::{Amount, Currency, ErrorCode};
+use ecash_card::{CardPublicKey, Mode, Pin, Purpose, VirtualCard};
+use ecash_shared::{Amount, Currency};
+use ecash_wallet::BankClient;
+use ecash_wallet::client::CardSession;
 
-use crate::client::{Client, ClientError, Raw, Wallet, now};
+use crate::client::{Client, Raw, Wallet, now};
 use crate::server::TestBank;
+use crate::wallet_transport::ReqwestTransport;
 
 /// A purse in a virtual reader's slot.
 pub type Purse = PurseClient<VirtualReader>;
@@ -146,7 +146,8 @@ pub async fn upload(
     purse: &Purse,
     records: &[ExceptionRecord],
 ) -> ExceptionsResponse {
-    HttpCardBank(owner)
+    card_endpoints(owner)
+        .session()
         .upload_exceptions(purse.cert().unwrap().card_id, records.to_vec())
         .await
         .unwrap()
@@ -154,7 +155,8 @@ pub async fn upload(
 
 /// The stored load authorizations of this purse from number `from` on.
 pub async fn loads_from(owner: &Client, purse: &Purse, from: u32) -> Vec<LoadAuth> {
-    HttpCardBank(owner)
+    card_endpoints(owner)
+        .session()
         .loads_from(purse.cert().unwrap().card_id, from)
         .await
         .unwrap()
@@ -186,75 +188,27 @@ pub fn assert_refused(r: &Raw, status: u16, code: &str, what: &str) {
     );
 }
 
-/// The bank's card endpoints over the test client (what the wallet page does with
-/// `gloo-net`).
-pub struct HttpCardBank<'a>(pub &'a Client);
-
-fn bank_error(e: &ClientError) -> ecash_card::Error {
-    ecash_card::Error::Bank(e.to_string())
+/// `ecash_wallet`'s bank client at a test client's bank, with that client's
+/// token: its [`CardSession`] is the purse's [`CardBank`], the same card
+/// endpoints the wallet's Card page settles through.
+#[derive(Debug)]
+pub struct CardEndpoints {
+    bank: BankClient<ReqwestTransport>,
+    token: String,
 }
 
-impl CardBank for HttpCardBank<'_> {
-    async fn upload_exceptions(
-        &self,
-        card_id: CardId,
-        records: Vec<ExceptionRecord>,
-    ) -> Result<ExceptionsResponse, ecash_card::Error> {
-        self.0
-            .post(
-                &format!("/v1/cards/{card_id}/exceptions"),
-                &ExceptionsRequest { records },
-            )
-            .await
-            .map_err(|e| bank_error(&e))
+impl CardEndpoints {
+    /// The card endpoints with the token, as a [`CardBank`].
+    pub fn session(&self) -> CardSession<'_, ReqwestTransport> {
+        self.bank.card_session(&self.token)
     }
+}
 
-    async fn settle_transfers(
-        &self,
-        card_id: CardId,
-        credits: Vec<Credit>,
-    ) -> Result<TransfersResponse, ecash_card::Error> {
-        self.0
-            .post(
-                &format!("/v1/cards/{card_id}/transfers"),
-                &TransfersRequest { credits },
-            )
-            .await
-            .map_err(|e| bank_error(&e))
-    }
-
-    async fn loads_from(
-        &self,
-        card_id: CardId,
-        from: u32,
-    ) -> Result<Vec<LoadAuth>, ecash_card::Error> {
-        self.0
-            .get::<LoadsResponse>(&format!("/v1/cards/{card_id}/loads?from={from}"))
-            .await
-            .map(|r| r.loads)
-            .map_err(|e| bank_error(&e))
-    }
-
-    async fn request_unlock(
-        &self,
-        card_id: CardId,
-        request: &NewUnlockRequest,
-    ) -> Result<UnlockStatus, ecash_card::Error> {
-        self.0
-            .post(&format!("/v1/cards/{card_id}/unlock-requests"), request)
-            .await
-            .map_err(|e| bank_error(&e))
-    }
-
-    async fn unlock_status(
-        &self,
-        card_id: CardId,
-    ) -> Result<Option<UnlockStatus>, ecash_card::Error> {
-        match self.0.get(&format!("/v1/cards/{card_id}/unlock")).await {
-            Ok(s) => Ok(Some(s)),
-            Err(e) if e.code() == Some(ErrorCode::NoUnlockRequest) => Ok(None),
-            Err(e) => Err(bank_error(&e)),
-        }
+/// The card endpoints of `c`'s bank with `c`'s token (`c` must be logged in).
+pub fn card_endpoints(c: &Client) -> CardEndpoints {
+    CardEndpoints {
+        bank: BankClient::new(ReqwestTransport::new(&c.base)),
+        token: c.token.clone().expect("a logged-in client"),
     }
 }
 

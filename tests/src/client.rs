@@ -2,10 +2,10 @@
 //! cyberwallet uses it: fetch keysets, make planchets, withdraw, unblind, swap,
 //! deposit, ask coin states.
 //!
-//! Only `ecash_shared`, `reqwest`, `serde_json` and `getrandom` are used, so
-//! `bank-server/tests/crash.rs` can include this file with `#[path]` (Cargo
-//! gives the real binary's path only to bank-server's own tests, and a
-//! dev-dependency cycle would build bank-server twice).
+//! Only `ecash_shared`, `reqwest`, `serde_json` and `getrandom` are used.
+//! `bank-server/tests/{crash,merchant_cli}.rs` use it too, through bank-server's
+//! dev-dependency on this crate (Cargo gives the real binary's path only to
+//! bank-server's own tests).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

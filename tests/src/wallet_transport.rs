@@ -1,10 +1,10 @@
-//! The cyberwallet's logic (`wallet_web::core`) natively: an HTTP transport
+//! The cyberwallet's logic (`ecash_wallet`) natively: an HTTP transport
 //! over `reqwest` for its `Transport` trait, so the same wallet code that runs
 //! in the browser runs against a real bank-server here.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use wallet_web::core::transport::{HttpResponse, Method, Transport, TransportError};
+use ecash_wallet::transport::{HttpResponse, Method, Transport, TransportError};
 
 /// `reqwest` transport to one bank.
 #[derive(Debug, Clone)]

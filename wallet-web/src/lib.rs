@@ -8,7 +8,6 @@
 //! layers point down only: `app` → `pages` → `components`, `hooks` → `services`,
 //! `state` → `ecash_wallet`.
 //!
-//! - [`core`] — `ecash_wallet` under its former name, for callers not yet moved to it.
 //! - [`input`] — parsing what people type (amounts, payment requests, IBANs).
 //! - [`route`] — the pages and their `/#/…` URLs.
 //! - `services` (wasm) — IndexedDB storage, the `fetch` transport, the tab's
@@ -18,9 +17,6 @@
 //! - `hooks` (wasm) — the route, the app context, running wallet operations, logging in.
 //! - `state` (wasm) — the app's shared state, a reducer.
 
-/// The wallet's logic, now the `ecash-wallet` crate; kept under its former path
-/// (`wallet_web::core`) for callers that have not moved to `ecash_wallet` yet.
-pub use ecash_wallet as core;
 pub mod input;
 pub mod route;
 

@@ -1,4 +1,4 @@
-//! The cyberwallet's own logic (`wallet_web::core`, the code the browser runs)
+//! The cyberwallet's own logic (`ecash_wallet`, the code the browser runs)
 //! against a real bank-server: the whole flow, and a crash injected at every
 //! await point of withdraw, swap (change), receive and deposit, in both
 //! flavours (request never sent; request handled but the answer lost). After
@@ -11,10 +11,10 @@ use ecash_shared::Amount;
 use ecash_shared::api::Credentials;
 use ecash_tests::server::TestBank;
 use ecash_tests::wallet_transport::ReqwestTransport;
-use wallet_web::core::faults::{FaultPlan, FaultyStorage, FaultyTransport};
-use wallet_web::core::model::HistoryKind;
-use wallet_web::core::wallet::Session;
-use wallet_web::core::{MemoryStorage, Wallet, WalletError};
+use ecash_wallet::faults::{FaultPlan, FaultyStorage, FaultyTransport};
+use ecash_wallet::model::HistoryKind;
+use ecash_wallet::wallet::Session;
+use ecash_wallet::{MemoryStorage, Wallet, WalletError};
 
 type Plain = Wallet<MemoryStorage, ReqwestTransport>;
 type Faulty = Wallet<FaultyStorage<MemoryStorage>, FaultyTransport<ReqwestTransport>>;

@@ -22,7 +22,7 @@ use ecash_card::{CardCert, CardKey, Mode, Purpose, Terms, VirtualCard};
 use ecash_shared::api::LedgerKind;
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
-    HttpCardBank, assert_refused, balance, card_path, cloned_terminal, issue, load, load_request,
+    assert_refused, balance, card_endpoints, card_path, cloned_terminal, issue, load, load_request,
     pay, pin, post_json, today, two_purses, unload_proof,
 };
 use ecash_tests::client::{Client, Raw, expect_code};
@@ -105,7 +105,7 @@ async fn certify_load_transfer_unload() {
     );
     // ...until the shop presents the personal purse's VALUE (and its own ACK).
     let settled = terminal
-        .settle_credits(&HttpCardBank(&shop.client))
+        .settle_credits(&card_endpoints(&shop.client).session())
         .await
         .unwrap()
         .unwrap();
@@ -634,11 +634,11 @@ async fn a_cloned_purse_paying_twice_is_caught_and_both_payees_are_paid() {
     assert_eq!(a.payer_seq, b.payer_seq);
     // Both payees sync: both are credited at the bank.
     let rb = to_bob
-        .sync_with_bank(&HttpCardBank(&bob.client))
+        .sync_with_bank(&card_endpoints(&bob.client).session())
         .await
         .unwrap();
     let rc = to_carol
-        .sync_with_bank(&HttpCardBank(&carol.client))
+        .sync_with_bank(&card_endpoints(&carol.client).session())
         .await
         .unwrap();
     for r in [rb, rc] {

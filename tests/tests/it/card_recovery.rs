@@ -24,7 +24,7 @@ use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::{CardKey, Mode, Purpose, Sw, VirtualCard};
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
-    HttpCardBank, Purse, assert_refused, authorize, balance, card_path, cloned_terminal, issue,
+    Purse, assert_refused, authorize, balance, card_endpoints, card_path, cloned_terminal, issue,
     load, load_request, loads_from, pay, pin, post_json, today, two_purses, unload_proof, upload,
 };
 use ecash_tests::client::{Client, expect_code};
@@ -174,12 +174,12 @@ async fn lost_value_is_recovered_once(payee_first: bool) {
     // Each purse syncs (the wallet's "Sync with bank"): logs cleared, the payer loads
     // its recovery; a second sync has nothing to do.
     let s = payee
-        .sync_with_bank(&HttpCardBank(&shop.client))
+        .sync_with_bank(&card_endpoints(&shop.client).session())
         .await
         .unwrap();
     assert_eq!((s.cleared, s.loaded.len()), (1, 0));
     let s = payer
-        .sync_with_bank(&HttpCardBank(&alice.client))
+        .sync_with_bank(&card_endpoints(&alice.client).session())
         .await
         .unwrap();
     assert_eq!(s.cleared, 1);
@@ -189,7 +189,7 @@ async fn lost_value_is_recovered_once(payee_first: bool) {
     assert_eq!(payer.status().await.unwrap().exceptions, 0);
     assert_eq!(payee.status().await.unwrap().exceptions, 0);
     let s = payer
-        .sync_with_bank(&HttpCardBank(&alice.client))
+        .sync_with_bank(&card_endpoints(&alice.client).session())
         .await
         .unwrap();
     assert_eq!((s.cleared, s.loaded.len()), (0, 0));
@@ -416,7 +416,7 @@ async fn loads_are_sent_again_from_any_number() {
     assert!(loads_from(&alice.client, &purse, u32::MAX).await.is_empty());
     // The card fetches what it has not loaded.
     let s = purse
-        .sync_with_bank(&HttpCardBank(&alice.client))
+        .sync_with_bank(&card_endpoints(&alice.client).session())
         .await
         .unwrap();
     assert_eq!((s.cleared, s.loaded_value().unwrap().minor()), (0, 30));
@@ -670,7 +670,8 @@ async fn lock_by_risk(purse: &mut Purse, terminal: &mut Purse) {
 async fn a_locked_purse_is_reopened_through_an_unlock_request() {
     let (bank, alice, _shop, mut purse, mut terminal) = two_purses(10_000).await;
     let bob = bank.user("bob", 0).await;
-    let alices = HttpCardBank(&alice.client);
+    let alices_bank = card_endpoints(&alice.client);
+    let alices = alices_bank.session();
     let card_id = purse.cert().unwrap().card_id;
     load(&mut purse, &alice.client, 7_000).await;
     lock_by_risk(&mut purse, &mut terminal).await;
@@ -1100,7 +1101,7 @@ mod ledger_property {
     use ecash_card::unload::{UnloadOrder, UnloadProof, UnloadProofBody, destination_for_account};
     use ecash_card::{CardId, CardKey, Mode, Purpose, VirtualCard};
     use ecash_shared::{Amount, Currency, ErrorCode};
-    use ecash_tests::cards::{HttpCardBank, Purse, issue, load_request, pin, post_json, today};
+    use ecash_tests::cards::{Purse, card_endpoints, issue, load_request, pin, post_json, today};
     use ecash_tests::client::{ClientError, Wallet};
     use ecash_tests::server::TestBank;
     use proptest::prelude::*;
@@ -1611,7 +1612,9 @@ mod ledger_property {
                 return;
             };
             let held = p.credits().await.unwrap_or_default();
-            let r = p.sync_with_bank(&HttpCardBank(self.client(slot))).await;
+            let r = p
+                .sync_with_bank(&card_endpoints(self.client(slot)).session())
+                .await;
             self.purses[slot] = Some(p);
             match r {
                 Ok(report) => {
