@@ -7,7 +7,7 @@
 //! dev-dependency on this crate (Cargo gives the real binary's path only to
 //! bank-server's own tests).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::HashMap;
 

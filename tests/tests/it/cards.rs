@@ -18,7 +18,7 @@ use ecash_card::settle::Credit;
 use ecash_card::transfer::{Ack, AckBody, Value, ValueBody};
 use ecash_card::transport::virtual_reader::VirtualReader;
 use ecash_card::unload::{UnloadOrder, UnloadProof, UnloadProofBody, destination_for_account};
-use ecash_card::{CardCert, CardKey, Mode, Purpose, Terms, VirtualCard};
+use ecash_card::{CardCert, CardId, CardKey, Mode, Purpose, Terms, VirtualCard};
 use ecash_shared::api::LedgerKind;
 use ecash_shared::{Amount, Currency, ErrorCode};
 use ecash_tests::cards::{
@@ -388,6 +388,26 @@ fn forged_credit(payer: &CardKey, payee: &CardKey, t: Terms) -> Credit {
     }
 }
 
+/// An unload proof signed by `key` for `card`, to `account`'s destination.
+fn unload_signed_by(
+    key: &CardKey,
+    card: CardId,
+    minor: u64,
+    unload_seq: u32,
+    account: &str,
+) -> UnloadProof {
+    UnloadProof::by_card(
+        UnloadProofBody {
+            card_id: card,
+            currency: Currency::EUR,
+            amount: Amount::from_minor(minor),
+            unload_seq,
+            destination: destination_for_account(account),
+        },
+        key,
+    )
+}
+
 async fn present(owner: &Client, card: &CardCert, credits: Vec<Credit>) -> Raw {
     post_json(
         owner,
@@ -411,16 +431,7 @@ async fn a_self_made_card_cannot_unload_what_was_never_loaded() {
     let (key, cert) = self_made_card(&mallory.client, 7).await;
     // The unload proof of the attack: signed by the certified key, for money that
     // never went onto the card.
-    let proof = UnloadProof::by_card(
-        UnloadProofBody {
-            card_id: cert.card_id,
-            currency: Currency::EUR,
-            amount: Amount::from_minor(1_000_000),
-            unload_seq: 1,
-            destination: destination_for_account("mallory"),
-        },
-        &key,
-    );
+    let proof = unload_signed_by(&key, cert.card_id, 1_000_000, 1, "mallory");
     let r = post_json(
         &mallory.client,
         &format!("/v1/cards/{}/unloads", cert.card_id),
@@ -433,16 +444,7 @@ async fn a_self_made_card_cannot_unload_what_was_never_loaded() {
     assert!(info.blocked.unwrap().contains("over-spent"));
     assert_eq!(info.bank_balance.minor(), 0);
     // The next number is refused too: the card is blocked.
-    let proof = UnloadProof::by_card(
-        UnloadProofBody {
-            card_id: cert.card_id,
-            currency: Currency::EUR,
-            amount: Amount::from_minor(1),
-            unload_seq: 2,
-            destination: destination_for_account("mallory"),
-        },
-        &key,
-    );
+    let proof = unload_signed_by(&key, cert.card_id, 1, 2, "mallory");
     let r = post_json(
         &mallory.client,
         &format!("/v1/cards/{}/unloads", cert.card_id),
@@ -567,16 +569,7 @@ async fn invented_transfers_create_no_money() {
     assert_eq!((eur.card_shortfalls, eur.receivables), (4_900, 4_900));
 
     // The same account unloads Y: the credit pays the debt first; nothing gained.
-    let proof = UnloadProof::by_card(
-        UnloadProofBody {
-            card_id: y.card_id,
-            currency: Currency::EUR,
-            amount: Amount::from_minor(5_000),
-            unload_seq: 1,
-            destination: destination_for_account("mallory"),
-        },
-        &yk,
-    );
+    let proof = unload_signed_by(&yk, y.card_id, 5_000, 1, "mallory");
     let _: UnloadResponse = mallory
         .client
         .post(
@@ -731,18 +724,7 @@ async fn concurrent_settlements_and_unloads_count_once() {
     bank.assert_audit_clean();
     // Two different unload proofs of Y, each for all it holds, at once: one is
     // credited, the other finds nothing left and blocks the card.
-    let proofs = (1..=2).map(|seq| {
-        UnloadProof::by_card(
-            UnloadProofBody {
-                card_id: y.card_id,
-                currency: Currency::EUR,
-                amount: Amount::from_minor(700),
-                unload_seq: seq,
-                destination: destination_for_account("mallory"),
-            },
-            &yk,
-        )
-    });
+    let proofs = (1..=2).map(|seq| unload_signed_by(&yk, y.card_id, 700, seq, "mallory"));
     let mut tasks = tokio::task::JoinSet::new();
     for proof in proofs {
         let c = mallory.client.clone();
@@ -814,16 +796,7 @@ async fn blocking_ones_own_card_does_not_cheat_its_payee() {
     // blocked with a tiny unload beyond what the bank holds, and pays her money out.
     let paid = forged_credit(&pk, &tk, terms(&p, &t, 5_000, 1));
     for (seq, minor, status) in [(1, 5_000, 200), (2, 1, 409)] {
-        let proof = UnloadProof::by_card(
-            UnloadProofBody {
-                card_id: p.card_id,
-                currency: Currency::EUR,
-                amount: Amount::from_minor(minor),
-                unload_seq: seq,
-                destination: destination_for_account("mallory"),
-            },
-            &pk,
-        );
+        let proof = unload_signed_by(&pk, p.card_id, minor, seq, "mallory");
         let r = post_json(
             &mallory.client,
             &format!("/v1/cards/{}/unloads", p.card_id),
@@ -851,16 +824,7 @@ async fn blocking_ones_own_card_does_not_cheat_its_payee() {
     assert_eq!((r.settled, r.bank_balance.minor()), (vec![1], 5_000));
     assert_eq!(mallory.client.me().await.unwrap().debt.minor(), 5_000);
     // Someone else's key alone unloads nothing: the shop's card is the shop's.
-    let proof = UnloadProof::by_card(
-        UnloadProofBody {
-            card_id: t.card_id,
-            currency: Currency::EUR,
-            amount: Amount::from_minor(5_000),
-            unload_seq: 1,
-            destination: destination_for_account("mallory"),
-        },
-        &tk,
-    );
+    let proof = unload_signed_by(&tk, t.card_id, 5_000, 1, "mallory");
     let r = post_json(
         &mallory.client,
         &format!("/v1/cards/{}/unloads", t.card_id),
