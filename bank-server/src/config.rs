@@ -45,7 +45,7 @@ pub struct Config {
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
     /// Which implementation makes blind signatures.
-    pub signer: crate::signer::SignerBackend,
+    pub signer: crate::bank::signer::SignerBackend,
     /// Serve the demo shop (`/shop`, `POST /shop/api/orders`) and keep its
     /// merchant account "Demo Shop" (created at start if missing).
     pub demo_shop: bool,
@@ -91,7 +91,7 @@ impl Default for Config {
             session_ttl_secs: 24 * 3600,
             db_readers: 4,
             workers: None,
-            signer: crate::signer::SignerBackend::default(),
+            signer: crate::bank::signer::SignerBackend::default(),
             demo_shop: false,
             clock_offset: ClockOffset::default(),
         }

@@ -163,7 +163,7 @@ fn cli_operator() -> String {
 }
 
 fn card_id_arg(s: &str) -> anyhow::Result<[u8; 8]> {
-    bank_server::cards::parse_card_id(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
+    bank_server::bank::cards::parse_card_id(s).map_err(|e| anyhow::anyhow!("{s:?}: {e}"))
 }
 
 fn admin_card_requests(storage: &dyn bank_server::storage::Storage) -> anyhow::Result<()> {
@@ -347,7 +347,7 @@ async fn run() -> anyhow::Result<ExitCode> {
             let config = base_config(g)?;
             let issuer = bank_server::keys::card_issuer(&config)?;
             let storage = bank_server::open_storage(&config)?;
-            let done = bank_server::cards::approve_unlock(
+            let done = bank_server::bank::cards::approve_unlock(
                 &*storage,
                 &issuer,
                 id,
@@ -368,7 +368,7 @@ async fn run() -> anyhow::Result<ExitCode> {
         }) => {
             let id = card_id_arg(&card_id)?;
             let storage = bank_server::open_storage(&base_config(g)?)?;
-            let r = bank_server::cards::refuse_unlock(
+            let r = bank_server::bank::cards::refuse_unlock(
                 &*storage,
                 id,
                 &cli_operator(),

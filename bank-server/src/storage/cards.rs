@@ -38,10 +38,10 @@ pub struct CardRecord {
     pub currency: Currency,
     /// The certificate's encoding.
     pub cert: Vec<u8>,
-    /// Why the bank blocked the card, if it did (see [`Storage::card_unlock`]).
+    /// Why the bank blocked the card, if it did (see [`CardStore::card_unlock`](crate::storage::CardStore::card_unlock)).
     pub blocked: Option<String>,
     /// What the bank holds for the card: bank loads − unloads − settled transfers
-    /// out + settled transfers in (see [`Storage::card_settle`]).
+    /// out + settled transfers in (see [`CardStore::card_settle`](crate::storage::CardStore::card_settle)).
     pub bank_balance: Amount,
 }
 

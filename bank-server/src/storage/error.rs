@@ -1,5 +1,5 @@
 //! Why a storage operation did not happen. No wire codes here: the API layer
-//! maps each variant to its `ErrorCode` (`crate::error`).
+//! maps each variant to its `ErrorCode` (`crate::api::error`).
 
 use ecash_shared::Amount;
 

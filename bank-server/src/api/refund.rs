@@ -22,7 +22,7 @@
 //! signatures missing for some of the paying coins: `BAD_COIN_SIGNATURE`.
 //!
 //! For the audit, claimed refunds are coins signed, balanced by the refund
-//! debits (see [`audit`](crate::audit)).
+//! debits (see [`audit`](crate::bank::audit)).
 
 use std::collections::HashSet;
 
@@ -37,13 +37,13 @@ use ecash_shared::{ErrorCode, SpendMessage};
 use sha2::{Digest, Sha256};
 
 use crate::Bank;
-use crate::auth::Authenticated;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::merchant::{self, valid_order_id};
+use crate::api::auth::Authenticated;
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::api::withdraw::{OutputError, check_outputs, sign_outputs};
+use crate::bank::merchant::{self, valid_order_id};
 use crate::storage::{
     MAX_STORED_AMOUNT, NewRefund, NewRefundClaim, OpId, RefundClaimOutcome, StorageError,
 };
-use crate::withdraw::{OutputError, check_outputs, sign_outputs};
 
 /// Errors of the refund endpoints.
 #[derive(Debug, thiserror::Error)]

@@ -12,9 +12,9 @@ use ecash_shared::api::{DepositRequest, DepositResponse};
 use ecash_shared::{ErrorCode, SpendMessage};
 
 use crate::Bank;
-use crate::auth::Authenticated;
-use crate::error::{ApiError, blocking};
-use crate::spend::{self, SpendError};
+use crate::api::auth::Authenticated;
+use crate::api::error::{ApiError, blocking};
+use crate::bank::spend::{self, SpendError};
 use crate::storage::{SpendEffect, SpendOutcome, SpendRequest, StorageError};
 
 /// Errors of `deposit`: those of [`spend`].

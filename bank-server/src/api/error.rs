@@ -9,6 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use ecash_shared::{ErrorCode, ErrorResponse};
 
+pub use crate::bank::pool::BlockingFailed;
+
 /// Largest JSON body accepted. A maximal swap (1024 coins in and 1024 out) is
 /// about 1.1 MB of JSON, so 1 MiB would be too tight.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -50,10 +52,10 @@ macro_rules! api_error {
     ($t:ty) => {
         impl actix_web::ResponseError for $t {
             fn status_code(&self) -> actix_web::http::StatusCode {
-                $crate::error::status_of($crate::error::ApiError::code(self))
+                $crate::api::error::status_of($crate::api::error::ApiError::code(self))
             }
             fn error_response(&self) -> actix_web::HttpResponse {
-                $crate::error::respond($crate::error::ApiError::code(self), self)
+                $crate::api::error::respond($crate::api::error::ApiError::code(self), self)
             }
         }
     };
@@ -113,13 +115,6 @@ pub fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     RequestError::NotFound(format!("{} {}", req.method(), req.path())).error_response()
 }
-
-/// The server could not finish a request's work: the blocking task panicked
-/// or was cancelled, or the disk could not confirm its writes (logged where it
-/// happened). An internal error of any area.
-#[derive(Debug, thiserror::Error)]
-#[error("blocking task failed")]
-pub struct BlockingFailed;
 
 impl From<actix_web::error::BlockingError> for BlockingFailed {
     fn from(_: actix_web::error::BlockingError) -> Self {
@@ -191,3 +186,24 @@ impl ApiError for crate::storage::StorageError {
         }
     }
 }
+
+/// The wire code of each way coins can fail to spend.
+impl ApiError for crate::bank::spend::SpendError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            crate::bank::spend::SpendError::NoCoins => ErrorCode::NoCoins,
+            crate::bank::spend::SpendError::TooManyCoins => ErrorCode::TooManyCoins,
+            crate::bank::spend::SpendError::DuplicateCoin(_) => ErrorCode::DuplicateCoin,
+            crate::bank::spend::SpendError::UnknownKeyset(_) => ErrorCode::UnknownKeyset,
+            crate::bank::spend::SpendError::KeysetExpired(_) => ErrorCode::KeysetExpired,
+            crate::bank::spend::SpendError::BadDenominationSignature(_) => {
+                ErrorCode::BadDenominationSignature
+            }
+            crate::bank::spend::SpendError::BadCoinSignature(_) => ErrorCode::BadCoinSignature,
+            crate::bank::spend::SpendError::AmountOverflow => ErrorCode::AmountOverflow,
+            crate::bank::spend::SpendError::Storage(e) => e.code(),
+            crate::bank::spend::SpendError::Blocking(_) => ErrorCode::Internal,
+        }
+    }
+}
+crate::api_error!(crate::bank::spend::SpendError);

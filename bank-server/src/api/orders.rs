@@ -30,9 +30,9 @@ use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, ErrorCode};
 
 use crate::Bank;
-use crate::auth::Authenticated;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::merchant::{self, valid_order_id};
+use crate::api::auth::Authenticated;
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::bank::merchant::{self, valid_order_id};
 use crate::storage::{AccountId, MAX_STORED_AMOUNT, NewOrder, OrderRecord, StorageError};
 
 /// Longest `allowed_origin`, in bytes.

@@ -6,8 +6,8 @@ use ecash_shared::ErrorCode;
 use ecash_shared::api::{BalanceResponse, PayoutRequest};
 
 use crate::Bank;
-use crate::auth::Authenticated;
-use crate::error::{ApiError, BlockingFailed, blocking};
+use crate::api::auth::Authenticated;
+use crate::api::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{MAX_STORED_AMOUNT, StorageError};
 
 /// Errors of `payout`.

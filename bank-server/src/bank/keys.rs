@@ -15,19 +15,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
 use anyhow::{Context, bail};
 use ecash_shared::api::KeysResponse;
 use ecash_shared::blind_rsa::SecretKey;
 
-use crate::signer::{Signer, SignerBackend, make_signer};
+use crate::bank::signer::{Signer, SignerBackend, make_signer};
 use ecash_shared::encoding::{Bytes, Timestamp, b64_decode, b64_encode};
 use ecash_shared::{Amount, Currency, Keyset, KeysetId, KeysetInfo};
 use ed25519_dalek::SigningKey;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::Bank;
 use crate::config::Config;
 use crate::storage::{KeysetRecord, Storage};
 
@@ -566,13 +564,4 @@ pub fn rotate(
         }
     }
     Ok(new_records)
-}
-
-/// Registers `GET /v1/keys` (under the `/v1` scope).
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/keys", web::get().to(keys));
-}
-
-async fn keys(bank: web::Data<Bank>) -> HttpResponse {
-    HttpResponse::Ok().json(bank.keys.keys_response(crate::now()))
 }

@@ -8,8 +8,8 @@ use ecash_shared::encoding::Timestamp;
 use ecash_shared::{Amount, ErrorCode};
 
 use crate::Bank;
-use crate::auth::Admin;
-use crate::error::{ApiError, BlockingFailed, blocking};
+use crate::api::auth::Admin;
+use crate::api::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{MAX_STORED_AMOUNT, Storage, StorageError};
 
 /// Errors of the operator endpoints.

@@ -7,7 +7,12 @@
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use crate::error::BlockingFailed;
+/// The server could not finish a request's work: the blocking task panicked
+/// or was cancelled, or the disk could not confirm its writes (logged where it
+/// happened). An internal error of any area.
+#[derive(Debug, thiserror::Error)]
+#[error("blocking task failed")]
+pub struct BlockingFailed;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -71,7 +76,7 @@ pub fn cores() -> usize {
 mod tests {
     use super::*;
 
-    #[actix_web::test]
+    #[tokio::test]
     async fn runs_jobs_and_returns_results() {
         let pool = CpuPool::new("test", 2).unwrap();
         let results = futures_join(&pool).await;

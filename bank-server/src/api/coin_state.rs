@@ -9,7 +9,7 @@ use ecash_shared::api::{
 };
 
 use crate::Bank;
-use crate::error::{ApiError, BlockingFailed, blocking};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::StorageError;
 
 /// Errors of `coins/state`.

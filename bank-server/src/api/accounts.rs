@@ -2,7 +2,7 @@
 //! balance (`GET /v1/accounts/me`) and the ledger (`GET /v1/accounts/me/history`).
 //!
 //! Passwords are hashed with Argon2id (default parameters) on a dedicated
-//! per-core thread pool ([`crate::password`]).
+//! per-core thread pool ([`crate::bank::password`]).
 
 use std::sync::OnceLock;
 
@@ -16,9 +16,9 @@ use ecash_shared::encoding::b64_encode;
 use zeroize::Zeroizing;
 
 use crate::Bank;
-use crate::auth::{Authenticated, token_hash};
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::pool::CpuPool;
+use crate::api::auth::{Authenticated, token_hash};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::bank::pool::CpuPool;
 use crate::storage::{NewAccount, StorageError};
 
 /// Errors of the account endpoints.
@@ -89,11 +89,11 @@ pub fn valid_password(p: &str) -> bool {
 
 /// An Argon2id PHC string of `password` (default parameters, fresh salt).
 pub(crate) fn hash_password(password: &[u8]) -> Result<String, AccountError> {
-    crate::password::hash(password).map_err(|_| AccountError::Hashing)
+    crate::bank::password::hash(password).map_err(|_| AccountError::Hashing)
 }
 
 fn verify_password(password: &[u8], hash: &str) -> bool {
-    crate::password::verify(password, hash)
+    crate::bank::password::verify(password, hash)
 }
 
 /// Argon2id with the default parameters takes 19 MiB and tens of
@@ -101,14 +101,14 @@ fn verify_password(password: &[u8], hash: &str) -> bool {
 /// cannot queue without limit.
 fn hashing_permits() -> &'static tokio::sync::Semaphore {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(4 * crate::pool::cores()))
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(4 * crate::bank::pool::cores()))
 }
 
 /// The threads that hash passwords (one per core): hashing runs there, not
 /// on the blocking pool, so at most this many 19 MiB Argon2 arenas exist.
 fn password_pool() -> Result<&'static CpuPool, AccountError> {
     static POOL: OnceLock<Option<CpuPool>> = OnceLock::new();
-    POOL.get_or_init(|| CpuPool::new("argon2", crate::pool::cores()).ok())
+    POOL.get_or_init(|| CpuPool::new("argon2", crate::bank::pool::cores()).ok())
         .as_ref()
         .ok_or(AccountError::Hashing)
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::Bank;
-use crate::error::{ApiError, BlockingFailed, blocking};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
 use crate::storage::{AccountRecord, StorageError};
 
 /// Longest `Authorization` value considered.

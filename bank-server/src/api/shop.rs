@@ -24,9 +24,9 @@ use ecash_shared::api::CreateOrderRequest;
 use serde::{Deserialize, Serialize};
 
 use crate::Bank;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::merchant::{self, DEMO_SHOP_USERNAME};
-use crate::orders::{self, OrderError};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::api::orders::{self, OrderError};
+use crate::bank::merchant::{self, DEMO_SHOP_USERNAME};
 use crate::storage::StorageError;
 
 /// One thing the demo shop sells.
@@ -110,7 +110,7 @@ fn admit() -> bool {
 const ORDER_TTL_SECS: u64 = 15 * 60;
 
 /// The page template; `<!--ITEMS-->` is replaced by the items.
-const PAGE: &str = include_str!("../static/shop/index.html");
+const PAGE: &str = include_str!("../../static/shop/index.html");
 
 /// `POST /shop/api/orders`.
 #[derive(Debug, Clone, Deserialize)]

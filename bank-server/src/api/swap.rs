@@ -17,10 +17,10 @@ use ecash_shared::encoding::Bytes;
 use ecash_shared::{ErrorCode, SpendMessage};
 
 use crate::Bank;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::spend::{self, SpendError};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::api::withdraw::{OutputError, check_outputs, sign_outputs};
+use crate::bank::spend::{self, SpendError};
 use crate::storage::{SpendEffect, SpendOutcome, SpendRequest, StorageError};
-use crate::withdraw::{OutputError, check_outputs, sign_outputs};
 
 /// Errors of `swap`.
 #[derive(Debug, thiserror::Error)]

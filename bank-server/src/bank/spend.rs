@@ -1,12 +1,12 @@
 //! The one code path that verifies and spends coins, used by deposit, swap
-//! and merchant pay ([`pay`](crate::pay)).
+//! and merchant pay ([`pay`](crate::api::pay)).
 //!
 //! 1. [`check_shape`]: count limits and duplicates (cheap, before any crypto).
 //! 2. [`verify`]: per coin, the keyset is known and inside its deposit window,
 //!    the bank's RSA signature verifies and the coin key signed this
 //!    operation's [`SpendMessage`]. CPU-bound: run it on the blocking pool,
 //!    outside any database transaction.
-//! 3. [`Storage::spend`](crate::storage::Storage::spend): in one transaction,
+//! 3. [`Storage::spend`](crate::storage::CoinStore::spend): in one transaction,
 //!    no coin is spent yet, then all are recorded spent and the effect
 //!    (credit, stored swap signatures) is applied. The spent set's primary key
 //!    on `coin_pub` makes a double spend impossible even across processes.
@@ -15,11 +15,11 @@ use std::collections::HashSet;
 
 use ecash_shared::api::{MAX_COINS_PER_REQUEST, SpendCoin};
 use ecash_shared::encoding::{Timestamp, b64_encode};
-use ecash_shared::{Amount, Currency, ErrorCode, KeysetId, SpendMessage};
+use ecash_shared::{Amount, Currency, KeysetId, SpendMessage};
 use sha2::{Digest, Sha256};
 
-use crate::error::{ApiError, BlockingFailed};
-use crate::keys::Keys;
+use crate::bank::keys::Keys;
+use crate::bank::pool::BlockingFailed;
 use crate::storage::{OpId, SpentCoin, StorageError};
 
 /// Why coins cannot be spent.
@@ -57,25 +57,7 @@ pub enum SpendError {
     Blocking(#[from] BlockingFailed),
 }
 
-impl ApiError for SpendError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            SpendError::NoCoins => ErrorCode::NoCoins,
-            SpendError::TooManyCoins => ErrorCode::TooManyCoins,
-            SpendError::DuplicateCoin(_) => ErrorCode::DuplicateCoin,
-            SpendError::UnknownKeyset(_) => ErrorCode::UnknownKeyset,
-            SpendError::KeysetExpired(_) => ErrorCode::KeysetExpired,
-            SpendError::BadDenominationSignature(_) => ErrorCode::BadDenominationSignature,
-            SpendError::BadCoinSignature(_) => ErrorCode::BadCoinSignature,
-            SpendError::AmountOverflow => ErrorCode::AmountOverflow,
-            SpendError::Storage(e) => e.code(),
-            SpendError::Blocking(_) => ErrorCode::Internal,
-        }
-    }
-}
-crate::api_error!(SpendError);
-
-/// Verified coins, ready for [`Storage::spend`](crate::storage::Storage::spend).
+/// Verified coins, ready for [`Storage::spend`](crate::storage::CoinStore::spend).
 #[derive(Debug, Clone)]
 pub struct VerifiedCoins {
     /// The coins as recorded in the spent set.

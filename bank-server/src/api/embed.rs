@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 /// The script.
-pub const CHECKOUT_JS: &str = include_str!("../static/embed/checkout.js");
+pub const CHECKOUT_JS: &str = include_str!("../../static/embed/checkout.js");
 
 /// Registers `/embed/checkout.js` (at the root, before the wallet's files).
 pub fn configure(cfg: &mut web::ServiceConfig) {

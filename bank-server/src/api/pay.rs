@@ -29,9 +29,9 @@ use ecash_shared::api::{PayRequest, PayResponse, SpendCoin};
 use ecash_shared::{ErrorCode, SpendMessage};
 
 use crate::Bank;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::merchant::{self, valid_order_id};
-use crate::spend::{self, SpendError};
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::bank::merchant::{self, valid_order_id};
+use crate::bank::spend::{self, SpendError};
 use crate::storage::{
     NewOrder, OpId, SpendEffect, SpendOutcome, SpendRequest, StorageError, StoredPayment,
 };

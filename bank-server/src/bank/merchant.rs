@@ -3,9 +3,9 @@
 //! receipts built from stored orders, the merchant clock, and the per-order
 //! notifications long-polled status requests wait on.
 //!
-//! The endpoints themselves: [`orders`](crate::orders) (create, list,
-//! contract, status, QR), [`pay`](crate::pay), [`refund`](crate::refund),
-//! [`embed`](crate::embed) and [`shop`](crate::shop).
+//! The endpoints themselves: [`orders`](crate::api::orders) (create, list,
+//! contract, status, QR), [`pay`](crate::api::pay), [`refund`](crate::api::refund),
+//! [`embed`](crate::api::embed) and [`shop`](crate::api::shop).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use zeroize::Zeroizing;
 
 use crate::Bank;
-use crate::keys::Keys;
+use crate::bank::keys::Keys;
 use crate::storage::{AccountRecord, NewAccount, NewOrder, OrderRecord, Storage, StoredPayment};
 
 /// Username of the demo bank's merchant.
@@ -144,7 +144,7 @@ pub fn ensure_demo_shop(storage: &dyn Storage, config: &crate::Config) -> anyhow
         getrandom::fill(raw.as_mut())
             .map_err(|e| anyhow::anyhow!("random number generator: {e}"))?;
         let password = Zeroizing::new(b64_encode(raw.as_ref()));
-        let password_hash = crate::accounts::hash_password(password.as_bytes())
+        let password_hash = crate::api::accounts::hash_password(password.as_bytes())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         storage
             .create_account(&NewAccount {

@@ -21,15 +21,15 @@ use actix_web::{HttpResponse, web};
 use ecash_shared::api::{BlindSignaturesResponse, MAX_COINS_PER_REQUEST, WithdrawRequest};
 use ecash_shared::blind_rsa;
 
-use crate::signer::Signer;
+use crate::bank::signer::Signer;
 use ecash_shared::coin::{BlindedCoin, hash_outputs};
 use ecash_shared::encoding::{Bytes, Timestamp, b64_decode};
 use ecash_shared::{Amount, ErrorCode, KeysetId};
 
 use crate::Bank;
-use crate::auth::Authenticated;
-use crate::error::{ApiError, BlockingFailed, blocking};
-use crate::keys::Keys;
+use crate::api::auth::Authenticated;
+use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::bank::keys::Keys;
 use crate::storage::{NewWithdrawal, StorageError, WithdrawOutcome};
 
 /// Why blinded outputs cannot be signed.
