@@ -565,3 +565,50 @@ fn migration_0004_keeps_the_loads_of_0003_as_bank_loads() {
         .is_err()
     );
 }
+
+#[test]
+fn migration_0007_waits_until_no_card_holds_value_from_before_the_ledger() {
+    // Loaded 500; then either nothing or all of it unloaded.
+    for (unloaded, upgrades) in [(0, false), (500, true)] {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in &MIGRATIONS[..6] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        conn.execute_batch(&format!(
+            "{ALICE_AND_CARD}
+             INSERT INTO ledger (id, account_id, currency, kind, credit, amount, balance_after, created_at, memo)
+                 VALUES (1, 1, 'EUR', 'card_load', 0, 500, 0, 10, 'load');
+             INSERT INTO card_loads (card_id, load_seq, kind, account_id, ledger_id, currency, amount, auth, created_at)
+                 VALUES (x'0101010101010101', 1, 'bank', 1, 1, 'EUR', 500, x'00', 10);"
+        ))
+        .unwrap();
+        if unloaded > 0 {
+            conn.execute_batch(&format!(
+                "INSERT INTO ledger (id, account_id, currency, kind, credit, amount, balance_after, created_at, memo)
+                     VALUES (2, 1, 'EUR', 'card_unload', 1, {unloaded}, {unloaded}, 11, 'unload');
+                 INSERT INTO card_unloads (card_id, unload_seq, account_id, currency, amount, proof, ledger_id, created_at)
+                     VALUES (x'0101010101010101', 1, 1, 'EUR', {unloaded}, x'00', 2, 11);"
+            ))
+            .unwrap();
+        }
+        let r = super::super::migrate(&mut conn);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        if upgrades {
+            r.unwrap();
+            assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
+            let held: i64 = conn
+                .query_row("SELECT bank_balance FROM cards", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(held, 0);
+        } else {
+            let e = r.unwrap_err();
+            let chain = std::error::Error::source(&e).map(ToString::to_string);
+            let chain = chain.unwrap_or_default();
+            assert!(chain.contains("unload every card"), "{chain}");
+            assert_eq!(version, 6, "nothing of 0007 applied");
+        }
+    }
+}
