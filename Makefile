@@ -9,6 +9,9 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 # Trunk finds wasm-opt (binaryen from npm, installed by scripts/setup.sh) on PATH.
 export PATH := $(CURDIR)/tools/binaryen/node_modules/.bin:$(PATH)
+# A one-off build (CI, a fresh clone) gains nothing from incremental caches, which
+# were a third of the target directory; `CARGO_INCREMENTAL=1 make test` keeps them.
+export CARGO_INCREMENTAL ?= 0
 
 .PHONY: run test wallet lint test-native test-wasm test-e2e bench bench-crypto bench-wallet
 
