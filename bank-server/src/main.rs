@@ -314,7 +314,7 @@ async fn run() -> anyhow::Result<ExitCode> {
         }) => {
             let config = base_config(g)?;
             let storage = bank_server::open_storage(&config)?;
-            let balance = bank_server::admin::credit(
+            let balance = bank_server::bank::accounts::credit(
                 &*storage,
                 &username,
                 Amount::from_minor(amount),

@@ -7,7 +7,7 @@
 
 mod common;
 
-use bank_server::storage::{NewOrder, NewRefund, SpendEffect, SpendRequest};
+use bank_server::storage::{NewOrder, NewRefund, OrderPayment, SpendRequest};
 use bank_server::{Bank, now};
 use common::{ADMIN, account, audit, cli, config, start, stdout};
 use ecash_shared::api::{CreateOrderResponse, OrderState};
@@ -111,12 +111,12 @@ fn make_merchant_and_audit_of_orders_and_refunds() {
         })
         .unwrap();
     bank.storage
-        .spend(&SpendRequest {
+        .spend_payment(&SpendRequest {
             op_id: [1; 32],
             coins,
             value: Amount::from_minor(8),
             currency: Currency::EUR,
-            effect: SpendEffect::OrderPayment {
+            effect: OrderPayment {
                 order_id: "order-1".into(),
                 paid_at: t,
                 bank_sig: bank_server::merchant::sign_receipt(&bank.keys, &order, t),

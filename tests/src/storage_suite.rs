@@ -13,9 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use bank_server::keys::{KeyPair, generate_keysets};
 use bank_server::storage::{
-    AccountId, KeysetRecord, NewAccount, NewOrder, NewRefund, NewRefundClaim, NewWithdrawal,
-    RefundClaimOutcome, RefundOutcome, SpendEffect, SpendOutcome, SpendRequest, SpentCoin, Storage,
-    StorageError, StoredPayment, WithdrawOutcome,
+    AccountId, DepositInto, KeysetRecord, NewAccount, NewOrder, NewRefund, NewRefundClaim,
+    NewWithdrawal, OrderPayment, RefundClaimOutcome, RefundOutcome, SpendRequest, SpentCoin,
+    Storage, StorageError, StoredPayment, SwapOutcome, SwapOutputs, WithdrawOutcome,
 };
 use ecash_shared::api::LedgerKind;
 use ecash_shared::encoding::Timestamp;
@@ -192,7 +192,7 @@ fn deposit(
     account_id: AccountId,
     name: &str,
     coins: &[&OwnedCoin],
-) -> Result<SpendOutcome, StorageError> {
+) -> Result<Amount, StorageError> {
     let msg = SpendMessage::Deposit {
         account: name.to_owned(),
     };
@@ -202,12 +202,12 @@ fn deposit(
         id[8..].copy_from_slice(&coins[0].coin.coin_pub.as_bytes()[..24]);
         id
     };
-    s.spend(&SpendRequest {
+    s.spend_deposit(&SpendRequest {
         op_id,
         coins: coins.iter().map(|c| spent(c, &msg)).collect(),
         value: Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap(),
         currency: EUR,
-        effect: SpendEffect::Deposit { account_id },
+        effect: DepositInto { account_id },
         now: t(10),
     })
 }
@@ -217,7 +217,7 @@ fn swap(
     op: u8,
     coins: &[&OwnedCoin],
     sigs: Vec<Vec<u8>>,
-) -> Result<SpendOutcome, StorageError> {
+) -> Result<SwapOutcome, StorageError> {
     let value = Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap();
     swap_valued(s, op, coins, sigs, value)
 }
@@ -228,16 +228,16 @@ fn swap_valued(
     coins: &[&OwnedCoin],
     sigs: Vec<Vec<u8>>,
     signed: Amount,
-) -> Result<SpendOutcome, StorageError> {
+) -> Result<SwapOutcome, StorageError> {
     let msg = SpendMessage::Swap {
         outputs_hash: [op; 32],
     };
-    s.spend(&SpendRequest {
+    s.spend_swap(&SpendRequest {
         op_id: [op; 32],
         coins: coins.iter().map(|c| spent(c, &msg)).collect(),
         value: Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap(),
         currency: EUR,
-        effect: SpendEffect::Swap {
+        effect: SwapOutputs {
             value: signed,
             blind_sigs: sigs,
         },
@@ -436,10 +436,7 @@ pub fn deposit_spends_all_or_nothing(s: &dyn Storage) {
         c3.coin.coin_pub.to_bytes(),
     ];
     assert_eq!(s.spent_by(&pubs).unwrap(), vec![None, None, None]);
-    assert_eq!(
-        deposit(s, id, "alice", &[&c1, &c2]).unwrap(),
-        SpendOutcome::Deposited { balance: a(16) }
-    );
+    assert_eq!(deposit(s, id, "alice", &[&c1, &c2]).unwrap(), a(16));
     let states = s.spent_by(&pubs).unwrap();
     assert!(states[0].is_some() && states[1].is_some() && states[2].is_none());
     // c3 is new but c2 is spent: nothing happens, and the error names c2.
@@ -460,14 +457,14 @@ pub fn swap_replay_and_reuse(s: &dyn Storage) {
     let sigs = vec![vec![5u8; 256], vec![6u8; 256]];
     assert_eq!(
         swap(s, 1, &[&c1, &c2], sigs.clone()).unwrap(),
-        SpendOutcome::Swapped
+        SwapOutcome::Swapped
     );
     assert_eq!(s.find_swap(&[1; 32]).unwrap(), Some(sigs.clone()));
     assert_eq!(s.find_swap(&[2; 32]).unwrap(), None);
     // The identical operation: the stored signatures, not the new ones.
     assert_eq!(
         swap(s, 1, &[&c1, &c2], vec![vec![0; 256]]).unwrap(),
-        SpendOutcome::Replayed(sigs)
+        SwapOutcome::Replayed(sigs)
     );
     // Another operation with one of the coins.
     assert!(matches!(
@@ -546,12 +543,12 @@ pub fn audit_of_a_busy_day_is_clean(s: &dyn Storage) {
         },
     );
     bad.denom_sig[10] ^= 1;
-    s.spend(&SpendRequest {
+    s.spend_deposit(&SpendRequest {
         op_id: [77; 32],
         coins: vec![bad],
         value: a(8),
         currency: EUR,
-        effect: SpendEffect::Deposit { account_id: bob },
+        effect: DepositInto { account_id: bob },
         now: t(30),
     })
     .unwrap();
@@ -596,16 +593,16 @@ fn pay(
     op: u8,
     coins: &[&OwnedCoin],
     now: Timestamp,
-) -> Result<SpendOutcome, StorageError> {
+) -> Result<StoredPayment, StorageError> {
     let msg = SpendMessage::Pay {
         contract_hash: order.contract_hash,
     };
-    s.spend(&SpendRequest {
+    s.spend_payment(&SpendRequest {
         op_id: [op; 32],
         coins: coins.iter().map(|c| spent(c, &msg)).collect(),
         value: Amount::checked_sum(coins.iter().map(|c| c.value)).unwrap(),
         currency: EUR,
-        effect: SpendEffect::OrderPayment {
+        effect: OrderPayment {
             order_id: order.id.clone(),
             paid_at: now,
             bank_sig: [op; 64],
@@ -694,14 +691,11 @@ pub fn order_payment_refund_and_claim(s: &dyn Storage) {
         paid_at: t(10),
         bank_sig: [1; 64],
     };
-    assert_eq!(
-        pay(s, &order, 1, &[&c1, &c2], t(10)).unwrap(),
-        SpendOutcome::Paid(paid.clone())
-    );
+    assert_eq!(pay(s, &order, 1, &[&c1, &c2], t(10)).unwrap(), paid.clone());
     // The same operation later (even after expiry): the stored payment.
     assert_eq!(
         pay(s, &order, 1, &[&c1, &c2], t(500)).unwrap(),
-        SpendOutcome::Paid(paid.clone())
+        paid.clone()
     );
     // Other coins: refused, and they stay unspent.
     assert!(matches!(
@@ -859,12 +853,12 @@ pub fn audit_catches_bad_order_payments(s: &dyn Storage) {
     let wrong = SpendMessage::Deposit {
         account: "shop".into(),
     };
-    s.spend(&SpendRequest {
+    s.spend_payment(&SpendRequest {
         op_id: [1; 32],
         coins: vec![spent(&c, &wrong)],
         value: a(8),
         currency: EUR,
-        effect: SpendEffect::OrderPayment {
+        effect: OrderPayment {
             order_id: "o1".into(),
             paid_at: t(10),
             bank_sig: [0; 64],
@@ -880,12 +874,12 @@ pub fn audit_catches_bad_order_payments(s: &dyn Storage) {
     let msg = SpendMessage::Pay {
         contract_hash: o2.contract_hash,
     };
-    s.spend(&SpendRequest {
+    s.spend_payment(&SpendRequest {
         op_id: [2; 32],
         coins: vec![spent(&coin(), &msg)],
         value: a(16),
         currency: EUR,
-        effect: SpendEffect::OrderPayment {
+        effect: OrderPayment {
             order_id: "o2".into(),
             paid_at: t(10),
             bank_sig: [0; 64],

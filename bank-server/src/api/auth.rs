@@ -12,11 +12,11 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use ecash_shared::ErrorCode;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::Bank;
 use crate::api::error::{ApiError, BlockingFailed, blocking};
+pub use crate::bank::accounts::token_hash;
 use crate::storage::{AccountRecord, StorageError};
 
 /// Longest `Authorization` value considered.
@@ -54,11 +54,6 @@ impl ApiError for AuthError {
 }
 crate::api_error!(AuthError);
 
-/// SHA-256 of a token, the form it is stored and compared in.
-pub fn token_hash(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// The bearer token of a request, if any.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?;
@@ -95,12 +90,8 @@ impl FromRequest for Authenticated {
             let hash = hash.ok_or(AuthError::Missing)?;
             let bank = bank.ok_or(AuthError::Blocking(BlockingFailed))?;
             let now = crate::now();
-            let account = blocking(move || {
-                bank.storage
-                    .session_account(&hash, now)
-                    .map_err(AuthError::from)
-            })
-            .await?;
+            let account =
+                blocking(move || bank.session_account(&hash, now).map_err(AuthError::from)).await?;
             account.map(Authenticated).ok_or(AuthError::Invalid)
         })
     }

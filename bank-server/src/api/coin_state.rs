@@ -4,27 +4,11 @@
 
 use actix_web::{HttpResponse, web};
 use ecash_shared::ErrorCode;
-use ecash_shared::api::{
-    CoinState, CoinStateEntry, CoinStateRequest, CoinStateResponse, MAX_COINS_PER_REQUEST,
-};
+use ecash_shared::api::{CoinStateEntry, CoinStateRequest, CoinStateResponse};
 
 use crate::Bank;
-use crate::api::error::{ApiError, BlockingFailed, blocking};
-use crate::storage::StorageError;
-
-/// Errors of `coins/state`.
-#[derive(Debug, thiserror::Error)]
-pub enum CoinStateError {
-    /// Over the limit.
-    #[error("at most {MAX_COINS_PER_REQUEST} coins per request")]
-    TooManyCoins,
-    /// Storage.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// Blocking pool.
-    #[error(transparent)]
-    Blocking(#[from] BlockingFailed),
-}
+use crate::api::error::{ApiError, blocking};
+pub use crate::bank::swap::CoinStateError;
 
 impl ApiError for CoinStateError {
     fn code(&self) -> ErrorCode {
@@ -37,7 +21,7 @@ impl ApiError for CoinStateError {
 }
 crate::api_error!(CoinStateError);
 
-/// Registers the route (under `/v1`).
+/// Registers the coin-state route (under `/v1`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/coins/state", web::post().to(coin_state));
 }
@@ -46,25 +30,14 @@ async fn coin_state(
     bank: web::Data<Bank>,
     body: web::Json<CoinStateRequest>,
 ) -> Result<HttpResponse, CoinStateError> {
-    let req = body.into_inner();
-    if req.coin_pubs.len() > MAX_COINS_PER_REQUEST {
-        return Err(CoinStateError::TooManyCoins);
-    }
-    let pubs: Vec<[u8; 32]> = req.coin_pubs.iter().map(|p| p.to_bytes()).collect();
-    let spent =
-        blocking(move || bank.storage.spent_by(&pubs).map_err(CoinStateError::from)).await?;
-    let states = req
-        .coin_pubs
+    let pubs = body.into_inner().coin_pubs;
+    let b = bank.clone();
+    let asked = pubs.clone();
+    let states = blocking(move || b.coin_state(&asked)).await?;
+    let states = pubs
         .into_iter()
-        .zip(spent)
-        .map(|(coin_pub, s)| CoinStateEntry {
-            coin_pub,
-            state: if s.is_some() {
-                CoinState::Spent
-            } else {
-                CoinState::Unspent
-            },
-        })
+        .zip(states)
+        .map(|(coin_pub, state)| CoinStateEntry { coin_pub, state })
         .collect();
     Ok(HttpResponse::Ok().json(CoinStateResponse { states }))
 }

@@ -21,51 +21,18 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use ecash_shared::ErrorCode;
 use ecash_shared::api::{
-    CreateOrderRequest, CreateOrderResponse, DEFAULT_ORDER_TTL_SECS, HISTORY_DEFAULT_LIMIT,
-    HISTORY_MAX_LIMIT, MAX_ORDER_TTL_SECS, MAX_STATUS_TIMEOUT_MS, MAX_SUMMARY_LEN, MAX_URL_LEN,
+    CreateOrderRequest, CreateOrderResponse, HISTORY_DEFAULT_LIMIT, MAX_STATUS_TIMEOUT_MS,
     MerchantOrder, MerchantOrdersResponse, OrderListQuery, OrderState, OrderStatusQuery,
 };
-use ecash_shared::encoding::Timestamp;
-use ecash_shared::{Amount, ErrorCode};
 
 use crate::Bank;
 use crate::api::auth::Authenticated;
-use crate::api::error::{ApiError, BlockingFailed, blocking};
+use crate::api::error::{ApiError, blocking};
 use crate::bank::merchant::{self, valid_order_id};
-use crate::storage::{AccountId, MAX_STORED_AMOUNT, NewOrder, OrderRecord, StorageError};
-
-/// Longest `allowed_origin`, in bytes.
-const MAX_ORIGIN_LEN: usize = 256;
-
-/// Errors of the order endpoints.
-#[derive(Debug, thiserror::Error)]
-pub enum OrderError {
-    /// The account is not a merchant.
-    #[error("only merchant accounts can do this")]
-    NotAMerchant,
-    /// Zero or out-of-range amount.
-    #[error("the amount must be between 1 and {} minor units", MAX_STORED_AMOUNT.minor())]
-    InvalidAmount,
-    /// A field fails its rules.
-    #[error("{0}")]
-    Invalid(String),
-    /// No such order.
-    #[error("no such order")]
-    NotFound,
-    /// The random number generator failed.
-    #[error("random number generator failed")]
-    Rng,
-    /// The payment URI does not fit in a QR code (cannot happen with our ids).
-    #[error("the payment URI does not fit in a QR code")]
-    Qr,
-    /// Storage.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    /// Blocking pool.
-    #[error(transparent)]
-    Blocking(#[from] BlockingFailed),
-}
+pub use crate::bank::orders::{OrderError, OrderTerms, check_terms, parse_origin};
+use crate::storage::OrderRecord;
 
 impl ApiError for OrderError {
     fn code(&self) -> ErrorCode {
@@ -90,161 +57,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/orders/{id}/qr.svg", web::get().to(qr));
 }
 
-/// The checked terms of a new order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderTerms {
-    /// Price.
-    pub amount: Amount,
-    /// What is sold.
-    pub summary: String,
-    /// Where the shop sends the buyer after payment.
-    pub fulfillment_url: Option<String>,
-    /// Normalised origin (lower case).
-    pub allowed_origin: Option<String>,
-    /// Lifetime in seconds.
-    pub expires_in: u64,
-}
-
-/// Checks a `CreateOrderRequest`: amount in range, a summary of 1 to 500
-/// bytes without control characters, an `http(s)://` fulfillment URL, an
-/// origin of the form `http(s)://host[:port]`, and a lifetime of 1 s to 30 days.
-pub fn check_terms(req: CreateOrderRequest) -> Result<OrderTerms, OrderError> {
-    if req.amount.is_zero() || req.amount > MAX_STORED_AMOUNT {
-        return Err(OrderError::InvalidAmount);
-    }
-    let summary = req.summary.trim();
-    if summary.is_empty()
-        || summary.len() > MAX_SUMMARY_LEN
-        || summary.chars().any(char::is_control)
-    {
-        return Err(OrderError::Invalid(format!(
-            "the summary must be 1 to {MAX_SUMMARY_LEN} bytes of text without control characters"
-        )));
-    }
-    let fulfillment_url = match req.fulfillment_url {
-        Some(u) if !valid_url(&u) => {
-            return Err(OrderError::Invalid(format!(
-                "fulfillment_url must be an http:// or https:// URL of at most {MAX_URL_LEN} bytes"
-            )));
-        }
-        other => other,
-    };
-    let allowed_origin = match req.allowed_origin {
-        Some(o) => Some(parse_origin(&o).ok_or_else(|| {
-            OrderError::Invalid(
-                "allowed_origin must be an origin: http(s)://host[:port], without a path".into(),
-            )
-        })?),
-        None => None,
-    };
-    let expires_in = req.expires_in.unwrap_or(DEFAULT_ORDER_TTL_SECS);
-    if !(1..=MAX_ORDER_TTL_SECS).contains(&expires_in) {
-        return Err(OrderError::Invalid(format!(
-            "expires_in must be 1 to {MAX_ORDER_TTL_SECS} seconds"
-        )));
-    }
-    Ok(OrderTerms {
-        amount: req.amount,
-        summary: summary.to_owned(),
-        fulfillment_url,
-        allowed_origin,
-        expires_in,
-    })
-}
-
-fn valid_url(u: &str) -> bool {
-    u.len() <= MAX_URL_LEN
-        && (u.starts_with("https://") || u.starts_with("http://"))
-        && u.len() > "https://".len()
-        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
-}
-
-/// Parses a web origin `scheme://host[:port]` (scheme `http` or `https`,
-/// host a DNS name, IPv4 or bracketed IPv6 address, no path, no trailing
-/// slash) into its lower-case form, the way browsers write `event.origin`.
-pub fn parse_origin(s: &str) -> Option<String> {
-    if s.len() > MAX_ORIGIN_LEN {
-        return None;
-    }
-    let lower = s.to_ascii_lowercase();
-    let (scheme, rest) = lower.split_once("://")?;
-    if scheme != "http" && scheme != "https" {
-        return None;
-    }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (inner, after) = v6.split_once(']')?;
-        if inner.is_empty()
-            || !inner
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return None;
-        }
-        (None, after)
-    } else {
-        let (host, after) = match rest.find(':') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        (Some(host), after)
-    };
-    if let Some(h) = host {
-        let ok = !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            && !h.starts_with(['.', '-'])
-            && !h.ends_with('-');
-        if !ok {
-            return None;
-        }
-    }
-    if !port.is_empty() {
-        let digits = port.strip_prefix(':')?;
-        if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let n: u32 = digits.parse().ok()?;
-        if n == 0 || n > 65535 {
-            return None;
-        }
-    }
-    Some(lower)
-}
-
-/// Creates an order for merchant `merchant_id` at `now` (blocking pool).
-pub async fn create_order(
-    bank: &Bank,
-    merchant_id: AccountId,
-    terms: OrderTerms,
-    now: Timestamp,
-) -> Result<OrderRecord, OrderError> {
-    let id = merchant::new_order_id().map_err(|_| OrderError::Rng)?;
-    let currency = bank.keys.currency();
-    let storage = std::sync::Arc::clone(&bank.storage);
-    let ttl = i64::try_from(terms.expires_in).unwrap_or(i64::MAX);
-    blocking(move || {
-        let merchant_name = storage
-            .merchant_name(merchant_id)?
-            .ok_or(StorageError::UnknownAccount)?;
-        let mut order = NewOrder {
-            id,
-            merchant_id,
-            merchant_name,
-            currency,
-            amount: terms.amount,
-            summary: terms.summary,
-            fulfillment_url: terms.fulfillment_url,
-            allowed_origin: terms.allowed_origin,
-            created_at: now,
-            expires_at: now.plus_secs(ttl),
-            contract_hash: [0; 32],
-        };
-        order.contract_hash = merchant::contract(&order).compute_hash();
-        Ok::<_, OrderError>(storage.create_order(&order)?)
-    })
-    .await
-}
-
 /// The host for payment URIs: the request's `Host` (or forwarded host).
 pub fn request_host(req: &HttpRequest) -> String {
     req.connection_info().host().to_owned()
@@ -265,19 +77,9 @@ async fn create(
     req: HttpRequest,
     body: web::Json<CreateOrderRequest>,
 ) -> Result<HttpResponse, OrderError> {
-    let account = auth.0;
-    if !account.merchant {
-        return Err(OrderError::NotAMerchant);
-    }
-    let terms = check_terms(body.into_inner())?;
+    let (b, body) = (bank.clone(), body.into_inner());
     let now = merchant::now(&bank);
-    let order = create_order(&bank, account.id, terms, now).await?;
-    tracing::info!(
-        merchant = %account.username,
-        order = %order.order.id,
-        amount = order.order.amount.minor(),
-        "order created"
-    );
+    let order = blocking(move || b.merchant_order(&auth.0, body, now)).await?;
     Ok(HttpResponse::Created().json(created(&order, &request_host(&req))))
 }
 
@@ -287,31 +89,10 @@ async fn list(
     req: HttpRequest,
     query: web::Query<OrderListQuery>,
 ) -> Result<HttpResponse, OrderError> {
-    let account = auth.0;
-    if !account.merchant {
-        return Err(OrderError::NotAMerchant);
-    }
     let limit = query.limit.unwrap_or(HISTORY_DEFAULT_LIMIT);
-    if !(1..=HISTORY_MAX_LIMIT).contains(&limit) {
-        return Err(OrderError::Invalid(format!(
-            "limit must be between 1 and {HISTORY_MAX_LIMIT}"
-        )));
-    }
     let before = query.before;
     let b = bank.clone();
-    let mut orders = blocking(move || {
-        b.storage
-            .merchant_orders(account.id, limit.saturating_add(1), before)
-            .map_err(OrderError::from)
-    })
-    .await?;
-    let page = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_before = if orders.len() > page {
-        orders.truncate(page);
-        orders.last().map(|o| o.seq)
-    } else {
-        None
-    };
+    let (orders, next_before) = blocking(move || b.merchant_orders(&auth.0, limit, before)).await?;
     let now = merchant::now(&bank);
     let host = request_host(&req);
     let orders = orders
@@ -334,15 +115,10 @@ async fn list(
     }))
 }
 
-/// Reads an order by a path id (`ORDER_NOT_FOUND` for malformed ids too).
+/// One order by id, read on the blocking pool.
 pub async fn load(bank: &Bank, id: String) -> Result<OrderRecord, OrderError> {
-    if !valid_order_id(&id) {
-        return Err(OrderError::NotFound);
-    }
-    let storage = std::sync::Arc::clone(&bank.storage);
-    blocking(move || storage.order(&id).map_err(OrderError::from))
-        .await?
-        .ok_or(OrderError::NotFound)
+    let b = bank.clone();
+    blocking(move || b.order(&id)).await
 }
 
 fn public_json<T: serde::Serialize>(body: &T) -> HttpResponse {
@@ -424,92 +200,6 @@ pub fn qr_svg(data: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins() {
-        for (input, out) in [
-            ("https://shop.example", "https://shop.example"),
-            ("HTTP://LocalHost:8080", "http://localhost:8080"),
-            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-            ("http://[::1]:3000", "http://[::1]:3000"),
-        ] {
-            assert_eq!(parse_origin(input).as_deref(), Some(out), "{input}");
-        }
-        for bad in [
-            "",
-            "shop.example",
-            "ftp://shop.example",
-            "https://shop.example/",
-            "https://shop.example/path",
-            "https://",
-            "https://shop.example:",
-            "https://shop.example:99999",
-            "https://shop.example:0",
-            "https://user@shop.example",
-            "https://shop example",
-            "javascript://x",
-            "*",
-            "null",
-        ] {
-            assert_eq!(parse_origin(bad), None, "{bad}");
-        }
-    }
-
-    fn req(amount: u64) -> CreateOrderRequest {
-        CreateOrderRequest {
-            amount: Amount::from_minor(amount),
-            summary: "Coffee".into(),
-            fulfillment_url: None,
-            expires_in: None,
-            allowed_origin: None,
-        }
-    }
-
-    #[test]
-    fn terms() {
-        let t = check_terms(req(250)).unwrap();
-        assert_eq!(t.expires_in, DEFAULT_ORDER_TTL_SECS);
-        assert!(matches!(
-            check_terms(req(0)),
-            Err(OrderError::InvalidAmount)
-        ));
-        let bad = [
-            CreateOrderRequest {
-                summary: "  ".into(),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                summary: "a\u{7}b".into(),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                summary: "x".repeat(MAX_SUMMARY_LEN + 1),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                expires_in: Some(0),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                expires_in: Some(MAX_ORDER_TTL_SECS + 1),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                fulfillment_url: Some("javascript:alert(1)".into()),
-                ..req(1)
-            },
-            CreateOrderRequest {
-                allowed_origin: Some("https://shop.example/x".into()),
-                ..req(1)
-            },
-        ];
-        for b in bad {
-            assert!(
-                matches!(check_terms(b.clone()), Err(OrderError::Invalid(_))),
-                "{b:?}"
-            );
-        }
-    }
 
     #[test]
     fn qr_codes_are_svg() {

@@ -27,7 +27,6 @@ use crate::Bank;
 use crate::api::error::{ApiError, BlockingFailed, blocking};
 use crate::api::orders::{self, OrderError};
 use crate::bank::merchant::{self, DEMO_SHOP_USERNAME};
-use crate::storage::StorageError;
 
 /// One thing the demo shop sells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -151,11 +150,6 @@ impl ApiError for ShopError {
 }
 crate::api_error!(ShopError);
 
-impl From<StorageError> for ShopError {
-    fn from(e: StorageError) -> Self {
-        ShopError::Order(e.into())
-    }
-}
 impl From<BlockingFailed> for ShopError {
     fn from(e: BlockingFailed) -> Self {
         ShopError::Order(e.into())
@@ -244,16 +238,13 @@ async fn create(
         expires_in: Some(ORDER_TTL_SECS),
         allowed_origin: origin,
     })?;
-    let b = bank.clone();
-    let merchant = blocking(move || {
-        b.storage
-            .account_by_username(DEMO_SHOP_USERNAME)
+    let (b, now) = (bank.clone(), merchant::now(&bank));
+    let order = blocking(move || {
+        b.shop_order(DEMO_SHOP_USERNAME, terms, now)
             .map_err(ShopError::from)
     })
     .await?
-    .filter(|a| a.merchant)
     .ok_or(ShopError::NoMerchant)?;
-    let order = orders::create_order(&bank, merchant.id, terms, merchant::now(&bank)).await?;
     tracing::info!(order = %order.order.id, item = item.key, "demo shop order");
     Ok(HttpResponse::Created().json(orders::created(&order, &orders::request_host(&req))))
 }

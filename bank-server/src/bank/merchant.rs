@@ -144,7 +144,7 @@ pub fn ensure_demo_shop(storage: &dyn Storage, config: &crate::Config) -> anyhow
         getrandom::fill(raw.as_mut())
             .map_err(|e| anyhow::anyhow!("random number generator: {e}"))?;
         let password = Zeroizing::new(b64_encode(raw.as_ref()));
-        let password_hash = crate::api::accounts::hash_password(password.as_bytes())
+        let password_hash = crate::bank::accounts::hash_password(password.as_bytes())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         storage
             .create_account(&NewAccount {

@@ -2,14 +2,22 @@
 //! contracts and receipts, passwords, the CPU pool for them, and the audit. No HTTP
 //! types here: the API ([`crate::api`]) and the command line both call it.
 
+pub mod accounts;
 pub mod audit;
 pub mod cards;
+pub mod deposit;
 pub mod keys;
 pub mod merchant;
+pub mod orders;
 pub mod password;
+pub mod pay;
+pub mod payout;
 pub mod pool;
+pub mod refund;
 pub mod signer;
 pub mod spend;
+pub mod swap;
+pub mod withdraw;
 
 use std::sync::Arc;
 

@@ -69,40 +69,42 @@ pub struct SpentCoin {
     pub spend_msg: Vec<u8>,
 }
 
-/// What spending the coins pays for.
+/// Spending credits an account with the coins' value.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SpendEffect {
-    /// Credit an account with the coins' value.
-    Deposit {
-        /// Account credited.
-        account_id: AccountId,
-    },
-    /// Issue new coins of the same value; the signatures are stored under the
-    /// operation id so an identical swap gets them back.
-    Swap {
-        /// Total value of the outputs (the handler checked it equals the
-        /// inputs'; the audit checks it again against the spent set).
-        value: Amount,
-        /// Blind signatures of the outputs, in request order.
-        blind_sigs: Vec<Vec<u8>>,
-    },
-    /// Pay a merchant order: credit its merchant and mark it paid with this
-    /// receipt. The operation id identifies the payment, so the same coins
-    /// for the same order get the stored receipt back.
-    OrderPayment {
-        /// The order.
-        order_id: String,
-        /// Receipt time.
-        paid_at: Timestamp,
-        /// The bank's receipt signature over `Receipt::signed_bytes`.
-        bank_sig: [u8; 64],
-    },
+pub struct DepositInto {
+    /// Account credited.
+    pub account_id: AccountId,
 }
 
-/// One spending operation: all coins or none.
+/// Spending issues new coins of the same value; the signatures are stored
+/// under the operation id so an identical swap gets them back.
 #[derive(Debug, Clone)]
-pub struct SpendRequest {
+pub struct SwapOutputs {
+    /// Total value of the outputs (the bank checked it equals the inputs';
+    /// the audit checks it again against the spent set).
+    pub value: Amount,
+    /// Blind signatures of the outputs, in request order.
+    pub blind_sigs: Vec<Vec<u8>>,
+}
+
+/// Spending pays a merchant order: its merchant is credited and the order is
+/// marked paid with this receipt. The operation id identifies the payment, so
+/// the same coins for the same order get the stored receipt back.
+#[derive(Debug, Clone)]
+pub struct OrderPayment {
+    /// The order.
+    pub order_id: String,
+    /// Receipt time.
+    pub paid_at: Timestamp,
+    /// The bank's receipt signature over `Receipt::signed_bytes`.
+    pub bank_sig: [u8; 64],
+}
+
+/// One spending operation: all coins or none. `E` is what the coins pay for
+/// ([`DepositInto`], [`SwapOutputs`] or [`OrderPayment`]); each has its own
+/// store method with its own outcome, so no caller matches impossible cases.
+#[derive(Debug, Clone)]
+pub struct SpendRequest<E> {
     /// Content-derived id of the operation.
     pub op_id: OpId,
     /// The coins, verified.
@@ -112,27 +114,18 @@ pub struct SpendRequest {
     /// Their currency.
     pub currency: Currency,
     /// What they pay for.
-    pub effect: SpendEffect,
+    pub effect: E,
     /// When.
     pub now: Timestamp,
 }
 
-/// What `spend` did.
+/// What `spend_swap` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SpendOutcome {
-    /// Coins spent, account credited.
-    Deposited {
-        /// Balance after the credit.
-        balance: Amount,
-    },
-    /// Coins spent, output signatures stored.
+pub enum SwapOutcome {
+    /// Coins spent, the request's output signatures stored.
     Swapped,
     /// The identical swap was recorded before: its stored signatures.
     Replayed(Vec<Vec<u8>>),
-    /// The order is paid by this operation (now, or by an identical earlier
-    /// request): its stored payment.
-    Paid(StoredPayment),
 }
 
 /// Withdrawals, the spent set, swaps. One transaction per method (see the module docs of [`crate::storage`]).
@@ -151,8 +144,19 @@ pub trait CoinStore {
     fn spent_by(&self, coin_pubs: &[[u8; 32]]) -> Result<Vec<Option<OpId>>, StorageError>;
     /// The stored output signatures of a swap.
     fn find_swap(&self, op_id: &OpId) -> Result<Option<Vec<Vec<u8>>>, StorageError>;
-    /// In one transaction: every coin must be unspent (or, for a swap, all
-    /// spent by this very operation: a replay), then all are recorded spent and
-    /// the effect is applied.
-    fn spend(&self, req: &SpendRequest) -> Result<SpendOutcome, StorageError>;
+    /// In one transaction: every coin must be unspent, then all are recorded
+    /// spent and the account credited. Answers the balance after the credit.
+    fn spend_deposit(&self, req: &SpendRequest<DepositInto>) -> Result<Amount, StorageError>;
+    /// In one transaction: every coin must be unspent (or all spent by this
+    /// very operation: a replay, answered with the stored signatures), then
+    /// all are recorded spent and the output signatures stored.
+    fn spend_swap(&self, req: &SpendRequest<SwapOutputs>) -> Result<SwapOutcome, StorageError>;
+    /// In one transaction: the order must be unpaid (or paid by this very
+    /// operation: a replay, answered with the stored payment), unexpired and
+    /// of the coins' value, and every coin unspent; then the coins are
+    /// recorded spent, the merchant credited and the order marked paid.
+    fn spend_payment(
+        &self,
+        req: &SpendRequest<OrderPayment>,
+    ) -> Result<StoredPayment, StorageError>;
 }

@@ -61,66 +61,57 @@ impl CoinStore for SqliteStorage {
         self.read(|tx| find_swap(tx, op_id))
     }
 
-    fn spend(&self, req: &SpendRequest) -> Result<SpendOutcome, StorageError> {
-        if let SpendEffect::OrderPayment {
-            order_id,
-            paid_at,
-            bank_sig,
-        } = &req.effect
-        {
-            return self.write(|tx| merchant::pay(tx, req, order_id, *paid_at, bank_sig));
-        }
+    fn spend_deposit(&self, req: &SpendRequest<DepositInto>) -> Result<Amount, StorageError> {
+        self.write(|tx| {
+            refuse_spent(tx, req)?;
+            let account = account_where(tx, "id = ?1", &req.effect.account_id)?
+                .ok_or(StorageError::UnknownAccount)?;
+            let memo = format!("{} coins", req.coins.len());
+            let (balance, _) = post(
+                tx,
+                &account,
+                LedgerKind::Deposit,
+                true,
+                req.value,
+                &memo,
+                req.now,
+            )?;
+            insert_spent(tx, req, "deposit")?;
+            Ok(balance)
+        })
+    }
+
+    fn spend_swap(&self, req: &SpendRequest<SwapOutputs>) -> Result<SwapOutcome, StorageError> {
         self.write(|tx| {
             let pubs: Vec<[u8; 32]> = req.coins.iter().map(|c| c.coin_pub).collect();
             let spent = spent_by(tx, &pubs)?;
-            let is_swap = matches!(req.effect, SpendEffect::Swap { .. });
-            if is_swap
-                && !spent.is_empty()
+            if !spent.is_empty()
                 && spent.iter().all(|s| s.as_ref() == Some(&req.op_id))
                 && let Some(sigs) = find_swap(tx, &req.op_id)?
             {
-                return Ok(SpendOutcome::Replayed(sigs));
+                return Ok(SwapOutcome::Replayed(sigs));
             }
-            if let Some((coin, _)) = pubs.iter().zip(&spent).find(|(_, s)| s.is_some()) {
-                return Err(StorageError::CoinAlreadySpent(*coin));
-            }
-            let (op_kind, outcome) = match &req.effect {
-                SpendEffect::Deposit { account_id } => {
-                    let account = account_where(tx, "id = ?1", account_id)?
-                        .ok_or(StorageError::UnknownAccount)?;
-                    let memo = format!("{} coins", req.coins.len());
-                    let (balance, _) = post(
-                        tx,
-                        &account,
-                        LedgerKind::Deposit,
-                        true,
-                        req.value,
-                        &memo,
-                        req.now,
-                    )?;
-                    ("deposit", SpendOutcome::Deposited { balance })
-                }
-                SpendEffect::Swap { value, blind_sigs } => {
-                    tx.exec(
-                        "INSERT INTO swaps (op_id, currency, value, blind_sigs, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![
-                            &req.op_id[..],
-                            req.currency.as_str(),
-                            amount_to_sql(*value)?,
-                            encode_blobs(blind_sigs),
-                            req.now.unix()
-                        ],
-                    )?;
-                    ("swap", SpendOutcome::Swapped)
-                }
-                // Handled above, before the spent-set checks.
-                SpendEffect::OrderPayment { .. } => {
-                    return Err(corrupt("order payment on the generic spend path"));
-                }
-            };
-            insert_spent(tx, req, op_kind)?;
-            Ok(outcome)
+            refuse_spent(tx, req)?;
+            tx.exec(
+                "INSERT INTO swaps (op_id, currency, value, blind_sigs, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    &req.op_id[..],
+                    req.currency.as_str(),
+                    amount_to_sql(req.effect.value)?,
+                    encode_blobs(&req.effect.blind_sigs),
+                    req.now.unix()
+                ],
+            )?;
+            insert_spent(tx, req, "swap")?;
+            Ok(SwapOutcome::Swapped)
         })
+    }
+
+    fn spend_payment(
+        &self,
+        req: &SpendRequest<OrderPayment>,
+    ) -> Result<StoredPayment, StorageError> {
+        self.write(|tx| merchant::pay(tx, req))
     }
 }

@@ -8,12 +8,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Cached, account_where, amount_from_sql, amount_to_sql, array32, corrupt, currency_from_sql,
-    insert_spent, post, spent_by,
+    insert_spent, post, refuse_spent,
 };
 use crate::storage::{
-    AccountId, AccountRecord, AuditVisitor, NewOrder, NewRefund, NewRefundClaim, OpId, OrderRecord,
-    RefundClaimOutcome, RefundOutcome, SpendOutcome, SpendRequest, StorageError, StoredPayment,
-    decode_blobs, encode_blobs,
+    AccountId, AccountRecord, AuditVisitor, NewOrder, NewRefund, NewRefundClaim, OpId,
+    OrderPayment, OrderRecord, RefundClaimOutcome, RefundOutcome, SpendRequest, StorageError,
+    StoredPayment, decode_blobs, encode_blobs,
 };
 
 const ORDER_COLUMNS: &str = "seq, id, merchant_id, merchant_name, currency, amount, summary, \
@@ -190,20 +190,22 @@ pub(super) fn order_coins(tx: &Connection, order_id: &str) -> Result<Vec<[u8; 32
     rows.map(|r| array32(r?, "coin_pub")).collect()
 }
 
-/// `spend` with an `OrderPayment` effect: the order's state is checked
+/// `spend_payment`: the order's state is checked
 /// before the spent set, so an identical request replays its receipt and a
 /// second payment of a paid order is refused without touching any coin.
 pub(super) fn pay(
     tx: &Connection,
-    req: &SpendRequest,
-    order_id: &str,
-    paid_at: Timestamp,
-    bank_sig: &[u8; 64],
-) -> Result<SpendOutcome, StorageError> {
+    req: &SpendRequest<OrderPayment>,
+) -> Result<StoredPayment, StorageError> {
+    let OrderPayment {
+        order_id,
+        paid_at,
+        bank_sig,
+    } = &req.effect;
     let order = order_by_id(tx, order_id)?.ok_or(StorageError::OrderNotFound)?;
     if let Some(p) = order.payment {
         return if p.op_id == req.op_id {
-            Ok(SpendOutcome::Paid(p))
+            Ok(p)
         } else {
             Err(StorageError::OrderAlreadyPaid)
         };
@@ -218,11 +220,7 @@ pub(super) fn pay(
             amount: o.amount.minor(),
         });
     }
-    let pubs: Vec<[u8; 32]> = req.coins.iter().map(|c| c.coin_pub).collect();
-    let spent = spent_by(tx, &pubs)?;
-    if let Some((coin, _)) = pubs.iter().zip(&spent).find(|(_, s)| s.is_some()) {
-        return Err(StorageError::CoinAlreadySpent(*coin));
-    }
+    refuse_spent(tx, req)?;
     let merchant =
         account_where(tx, "id = ?1", &o.merchant_id)?.ok_or(StorageError::UnknownAccount)?;
     post(
@@ -243,11 +241,11 @@ pub(super) fn pay(
         return Err(corrupt("order changed under the write lock"));
     }
     insert_spent(tx, req, "pay")?;
-    Ok(SpendOutcome::Paid(StoredPayment {
+    Ok(StoredPayment {
         op_id: req.op_id,
-        paid_at,
+        paid_at: *paid_at,
         bank_sig: *bank_sig,
-    }))
+    })
 }
 
 pub(super) fn refund(tx: &Connection, r: &NewRefund) -> Result<RefundOutcome, StorageError> {

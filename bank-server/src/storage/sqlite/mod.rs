@@ -570,7 +570,21 @@ fn keyset_from(
 }
 
 /// Records the coins of `req` in the spent set under its operation id.
-fn insert_spent(tx: &Connection, req: &SpendRequest, op_kind: &str) -> Result<(), StorageError> {
+/// Refuses the whole request if any of its coins is already spent.
+fn refuse_spent<E>(tx: &Connection, req: &SpendRequest<E>) -> Result<(), StorageError> {
+    let pubs: Vec<[u8; 32]> = req.coins.iter().map(|c| c.coin_pub).collect();
+    let spent = spent_by(tx, &pubs)?;
+    match pubs.iter().zip(&spent).find(|(_, s)| s.is_some()) {
+        Some((coin, _)) => Err(StorageError::CoinAlreadySpent(*coin)),
+        None => Ok(()),
+    }
+}
+
+fn insert_spent<E>(
+    tx: &Connection,
+    req: &SpendRequest<E>,
+    op_kind: &str,
+) -> Result<(), StorageError> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO spent_coins (coin_pub, keyset_id, currency, value, msg_prefix, denom_sig,
                                   coin_sig, spend_msg, op_kind, op_id, spent_at)
